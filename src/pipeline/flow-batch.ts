@@ -1,0 +1,323 @@
+// FlowBatch: the columnar unit every stage reads and writes (DESIGN §1, principle 2).
+//
+// One typed array per column, sized to the batch capacity, plus a validity byte per row and column
+// (0 = null). Strings and string lists are dictionary-encoded per batch: the column holds a code,
+// code 0 is null. Addresses take four 32-bit words per row (RFC 4291 order, most significant
+// first); IPv4 is stored IPv4-mapped (::ffff:a.b.c.d) so that one layout serves both families.
+// Decoders fill rows with no object per flow: `const r = b.addRow()` then write the arrays.
+
+import { allColumns, type ColumnDef, type ColumnType } from '../schema/columns.js';
+
+export type NumArray = Uint8Array | Uint16Array | Uint32Array | Float64Array;
+
+export const DEFAULT_BATCH_CAPACITY = 8192;
+
+export class StringDict {
+  readonly values: string[] = [''];
+  private readonly index = new Map<string, number>();
+  /** Code of a string, adding it if new. The empty string is null (code 0). */
+  code(s: string): number {
+    if (s === '') return 0;
+    let c = this.index.get(s);
+    if (c === undefined) {
+      c = this.values.length;
+      this.values.push(s);
+      this.index.set(s, c);
+    }
+    return c;
+  }
+  clear(): void {
+    this.values.length = 1;
+    this.index.clear();
+  }
+}
+
+export class ListDict {
+  readonly values: (readonly string[])[] = [[]];
+  private readonly index = new Map<string, number>();
+  code(list: readonly string[]): number {
+    if (list.length === 0) return 0;
+    const key = list.join('\u0000');
+    let c = this.index.get(key);
+    if (c === undefined) {
+      c = this.values.length;
+      this.values.push([...list]);
+      this.index.set(key, c);
+    }
+    return c;
+  }
+  clear(): void {
+    this.values.length = 1;
+    this.index.clear();
+  }
+}
+
+function arrayFor(type: ColumnType, cap: number): NumArray {
+  switch (type) {
+    case 'u8':
+    case 'bool':
+    case 'enum':
+      return new Uint8Array(cap);
+    case 'u16':
+      return new Uint16Array(cap);
+    case 'u32':
+    case 'string':
+    case 'list':
+      return new Uint32Array(cap);
+    case 'addr':
+      return new Uint32Array(cap * 4);
+    case 'u64':
+    case 'time':
+    case 'mac':
+      return new Float64Array(cap);
+  }
+}
+
+export class FlowBatch {
+  readonly capacity: number;
+  readonly columns: readonly ColumnDef[];
+  length = 0;
+  /** Per column: the values (codes for string/list/enum, 4 words per row for addr). */
+  readonly data: NumArray[];
+  /** Per column: 1 where the row has a value. */
+  readonly valid: Uint8Array[];
+  /** Per column: the dictionary for string columns (undefined otherwise). */
+  readonly strings: (StringDict | undefined)[];
+  /** Per column: the dictionary for list columns (undefined otherwise). */
+  readonly lists: (ListDict | undefined)[];
+
+  constructor(capacity = DEFAULT_BATCH_CAPACITY, columns: readonly ColumnDef[] = allColumns()) {
+    this.capacity = capacity;
+    this.columns = columns;
+    this.data = columns.map((c) => arrayFor(c.type, capacity));
+    this.valid = columns.map(() => new Uint8Array(capacity));
+    this.strings = columns.map((c) => (c.type === 'string' ? new StringDict() : undefined));
+    this.lists = columns.map((c) => (c.type === 'list' ? new ListDict() : undefined));
+  }
+
+  get full(): boolean {
+    return this.length >= this.capacity;
+  }
+
+  /** Start a new row (all columns null) and return its index. Caller checks `full` first. */
+  addRow(): number {
+    if (this.length >= this.capacity) throw new RangeError(`FlowBatch full (${this.capacity} rows)`);
+    return this.length++;
+  }
+
+  /** Drop the last row (a decoder that finds a record malformed half-way through). */
+  dropLastRow(): void {
+    if (this.length === 0) return;
+    const r = --this.length;
+    for (let c = 0; c < this.valid.length; c++) this.valid[c][r] = 0;
+  }
+
+  reset(): void {
+    const n = this.length;
+    for (let c = 0; c < this.valid.length; c++) this.valid[c].fill(0, 0, n);
+    this.length = 0;
+    for (const d of this.strings) d?.clear();
+    for (const d of this.lists) d?.clear();
+  }
+
+  // ---- writers (hot path: small, monomorphic, inlined by V8)
+
+  setNum(col: number, row: number, v: number): void {
+    this.data[col][row] = v;
+    this.valid[col][row] = 1;
+  }
+
+  setString(col: number, row: number, s: string): void {
+    const code = (this.strings[col] as StringDict).code(s);
+    (this.data[col] as Uint32Array)[row] = code;
+    this.valid[col][row] = code === 0 ? 0 : 1;
+  }
+
+  setList(col: number, row: number, list: readonly string[]): void {
+    const code = (this.lists[col] as ListDict).code(list);
+    (this.data[col] as Uint32Array)[row] = code;
+    this.valid[col][row] = code === 0 ? 0 : 1;
+  }
+
+  setEnum(col: number, row: number, name: string): void {
+    const i = this.columns[col].enumValues?.indexOf(name) ?? -1;
+    if (i < 0) throw new Error(`${this.columns[col].name}: unknown value ${name}`);
+    this.setNum(col, row, i);
+  }
+
+  /** IPv4 address as an unsigned 32-bit integer. */
+  setIPv4(col: number, row: number, v4: number): void {
+    const a = this.data[col] as Uint32Array;
+    const o = row * 4;
+    a[o] = 0;
+    a[o + 1] = 0;
+    a[o + 2] = 0xffff;
+    a[o + 3] = v4;
+    this.valid[col][row] = 1;
+  }
+
+  /** IPv6 address from 16 bytes of `buf` at `off`. IPv4-mapped addresses stay as they are. */
+  setIPv6(col: number, row: number, buf: Uint8Array, off: number): void {
+    const a = this.data[col] as Uint32Array;
+    const o = row * 4;
+    for (let w = 0; w < 4; w++) {
+      const p = off + w * 4;
+      a[o + w] = ((buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]) >>> 0;
+    }
+    this.valid[col][row] = 1;
+  }
+
+  // ---- readers
+
+  isNull(col: number, row: number): boolean {
+    return this.valid[col][row] === 0;
+  }
+
+  getNum(col: number, row: number): number {
+    return this.data[col][row];
+  }
+
+  getString(col: number, row: number): string | null {
+    if (this.valid[col][row] === 0) return null;
+    return (this.strings[col] as StringDict).values[(this.data[col] as Uint32Array)[row]];
+  }
+
+  getList(col: number, row: number): readonly string[] {
+    return (this.lists[col] as ListDict).values[(this.data[col] as Uint32Array)[row]];
+  }
+
+  /** The row's address as text, or null. */
+  getAddr(col: number, row: number): string | null {
+    if (this.valid[col][row] === 0) return null;
+    return formatAddrWords(this.data[col] as Uint32Array, row * 4);
+  }
+
+  /** Append one row of another batch (used by routing and by buffering). */
+  copyRowFrom(src: FlowBatch, row: number): number {
+    const r = this.addRow();
+    for (let c = 0; c < this.columns.length; c++) {
+      const valid = src.valid[c][row];
+      this.valid[c][r] = valid;
+      if (!valid) continue;
+      const t = this.columns[c].type;
+      if (t === 'addr') {
+        const s = src.data[c] as Uint32Array;
+        const d = this.data[c] as Uint32Array;
+        d[r * 4] = s[row * 4];
+        d[r * 4 + 1] = s[row * 4 + 1];
+        d[r * 4 + 2] = s[row * 4 + 2];
+        d[r * 4 + 3] = s[row * 4 + 3];
+      } else if (t === 'string') {
+        (this.data[c] as Uint32Array)[r] = (this.strings[c] as StringDict).code(src.getString(c, row) ?? '');
+      } else if (t === 'list') {
+        (this.data[c] as Uint32Array)[r] = (this.lists[c] as ListDict).code(src.getList(c, row));
+      } else {
+        this.data[c][r] = src.data[c][row];
+      }
+    }
+    return r;
+  }
+}
+
+// ---- address helpers shared by decoders, the filter language and output
+
+/** True when the 4 words at `o` hold an IPv4-mapped address. */
+export function isV4Mapped(words: Uint32Array, o: number): boolean {
+  return words[o] === 0 && words[o + 1] === 0 && words[o + 2] === 0xffff;
+}
+
+export function formatIPv4(v: number): string {
+  return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+}
+
+/** Text form of an address held as 4 words (RFC 5952: lower case, longest zero run compressed). */
+export function formatAddrWords(words: Uint32Array, o: number): string {
+  if (isV4Mapped(words, o)) return formatIPv4(words[o + 3]);
+  const h = new Array<number>(8);
+  for (let i = 0; i < 4; i++) {
+    h[i * 2] = words[o + i] >>> 16;
+    h[i * 2 + 1] = words[o + i] & 0xffff;
+  }
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (h[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && h[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const part = (a: number, b: number) =>
+    h
+      .slice(a, b)
+      .map((x) => x.toString(16))
+      .join(':');
+  if (bestStart < 0) return part(0, 8);
+  return `${part(0, bestStart)}::${part(bestStart + bestLen, 8)}`;
+}
+
+/** Parse an IPv4 or IPv6 address into 4 words; returns null when it is not an address. */
+export function parseAddr(text: string): Uint32Array | null {
+  const out = new Uint32Array(4);
+  const v4 = parseIPv4(text);
+  if (v4 !== null) {
+    out[2] = 0xffff;
+    out[3] = v4;
+    return out;
+  }
+  if (!text.includes(':')) return null;
+  let s = text;
+  let tailV4: number | null = null;
+  const lastColon = s.lastIndexOf(':');
+  if (s.indexOf('.', lastColon) >= 0) {
+    tailV4 = parseIPv4(s.slice(lastColon + 1));
+    if (tailV4 === null) return null;
+    s = `${s.slice(0, lastColon + 1)}0:0`;
+  }
+  const dbl = s.indexOf('::');
+  if (dbl >= 0 && s.indexOf('::', dbl + 1) >= 0) return null;
+  const head = dbl >= 0 ? s.slice(0, dbl) : s;
+  const tail = dbl >= 0 ? s.slice(dbl + 2) : '';
+  const hp = head ? head.split(':') : [];
+  const tp = tail ? tail.split(':') : [];
+  if (dbl < 0 && hp.length !== 8) return null;
+  if (hp.length + tp.length > (dbl >= 0 ? 7 : 8)) return null;
+  const hextets = [...hp, ...new Array<string>(8 - hp.length - tp.length).fill('0'), ...tp];
+  for (let i = 0; i < 8; i++) {
+    const p = hextets[i];
+    if (!/^[0-9a-fA-F]{1,4}$/.test(p)) return null;
+    const v = Number.parseInt(p, 16);
+    if (i % 2 === 0) out[i >> 1] = v << 16;
+    else out[i >> 1] = (out[i >> 1] | v) >>> 0;
+  }
+  if (tailV4 !== null) out[3] = tailV4;
+  return out;
+}
+
+export function parseIPv4(text: string): number | null {
+  const p = text.split('.');
+  if (p.length !== 4) return null;
+  let v = 0;
+  for (const x of p) {
+    if (!/^\d{1,3}$/.test(x)) return null;
+    const n = Number(x);
+    if (n > 255) return null;
+    v = v * 256 + n;
+  }
+  return v >>> 0;
+}
+
+export function formatMac(v: number): string {
+  let s = '';
+  for (let i = 5; i >= 0; i--) {
+    const b = Math.floor(v / 2 ** (8 * i)) & 0xff;
+    s += (i < 5 ? ':' : '') + b.toString(16).padStart(2, '0');
+  }
+  return s;
+}
