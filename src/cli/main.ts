@@ -1,0 +1,329 @@
+#!/usr/bin/env node
+// The flowwatch command. Each subcommand parses its own flags (node:util parseArgs, strict), so
+// a mistyped flag is an error that names it rather than something silently ignored.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, configReference, defaultConfig, loadConfig } from '../config/config.js';
+import { describeFields, FilterError } from '../filter/index.js';
+import { LocalQueryTarget, type Order, QueryError, type QueryTarget, RemoteQueryTarget } from '../query/service.js';
+import { openStore, readLock } from '../store/duckdb/index.js';
+import { parseDuration, parseTime } from '../util/units.js';
+import { importFiles } from './import.js';
+import { FORMATS, type Format, renderRows } from './output.js';
+import { startServer } from './serve.js';
+
+const USAGE = `flowwatch — network flow telemetry and security analytics
+
+usage:
+  flowwatch serve [--config FILE]
+  flowwatch import [--data DIR] FILE...
+  flowwatch query [--data DIR] [--since T] [--until T] [FILTER]
+                  [--top N --by FIELD[,FIELD...] --order flows|packets|bytes]
+                  [--fields F,...] [--limit N] [--format table|csv|json|ndjson]
+  flowwatch timeseries [--data DIR] [--interval 1m] [--by FIELD] [--since T] [--until T] [FILTER]
+  flowwatch stats [--data DIR] [--format table|json]
+  flowwatch fields                    the fields the filter language and --by/--fields accept
+  flowwatch config --reference | --check FILE
+
+T is an ISO 8601 time (UTC unless it says otherwise) or a duration back from now (30m, 1h, 7d).
+FILTER is a filter expression, e.g. 'proto tcp and dst port 22 and not src net 10.0.0.0/8'.`;
+
+class UsageError extends Error {}
+
+/** The filter text of the running command, to point at the column of a FilterError. */
+let currentFilter = '';
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'serve':
+      return serve(rest);
+    case 'import':
+      return importCmd(rest);
+    case 'query':
+      return query(rest);
+    case 'timeseries':
+      return timeseries(rest);
+    case 'stats':
+      return stats(rest);
+    case 'fields':
+      return fields();
+    case 'config':
+      return config(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    default:
+      throw new UsageError(`unknown command "${cmd}"`);
+  }
+}
+
+function parse(args: string[], options: Parameters<typeof parseArgs>[0]['options']) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parse(args, { config: { type: 'string', short: 'c' }, data: { type: 'string' } });
+  const cfg = values.config ? loadConfig(values.config as string) : defaultConfig();
+  if (values.data) cfg.dataDir = values.data as string;
+  const server = await startServer(cfg);
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) return;
+    stopping = true;
+    void server.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  await server.done;
+  return 0;
+}
+
+async function importCmd(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { data: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } });
+  if (positionals.length === 0) throw new UsageError('import: name at least one pcap or pcapng file');
+  const tty = process.stderr.isTTY && !values.quiet;
+  const summary = await importFiles({
+    dataDir: (values.data as string) ?? './data',
+    files: positionals,
+    progress: tty ? (t) => process.stderr.write(`\r\x1b[K${t}`) : undefined,
+  });
+  if (tty) process.stderr.write('\r\x1b[K');
+  const lost = Object.entries(summary.counters)
+    .flatMap(([e, m]) =>
+      Object.entries(m)
+        .filter(([k, v]) => !['packets', 'bytes_received', 'flows', 'templates', 'options_records'].includes(k) && v)
+        .map(([k, v]) => `  ${e}: ${k} ${v}`),
+    )
+    .join('\n');
+  process.stdout.write(
+    `imported ${summary.files} file(s): ${summary.packets} packets, ${summary.exportPackets} flow export packets, ` +
+      `${summary.flows} flows decoded, ${summary.stored} stored\n` +
+      `exporters: ${summary.exporters.join(', ') || '(none)'}\n` +
+      (lost ? `not decoded:\n${lost}\n` : '') +
+      (summary.errors.length ? `errors:\n${summary.errors.map((e) => `  ${e}`).join('\n')}\n` : ''),
+  );
+  return summary.errors.length && summary.files === 0 ? 1 : 0;
+}
+
+/** The store of `dir`: through a running server when one owns it, otherwise opened read-only. */
+async function openTarget(dir: string): Promise<QueryTarget> {
+  if (!existsSync(join(dir, 'flows.duckdb')))
+    throw new QueryError(`no flow store in ${dir} (run "flowwatch serve" or "flowwatch import" first, or pass --data)`);
+  const lock = readLock(dir);
+  if (lock?.api) return new RemoteQueryTarget(lock.api);
+  return new LocalQueryTarget(await openStore({ dir, readOnly: true }));
+}
+
+function timeArg(name: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const t = parseTime(v as string);
+  if (t === null)
+    throw new UsageError(`--${name}: "${v}" is not a time (ISO 8601, or a duration back from now like 1h, 7d)`);
+  return t;
+}
+
+function intArg(name: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name}: expected a positive whole number, got "${v}"`);
+  return n;
+}
+
+function formatArg(v: unknown): Format {
+  const f = (v ?? 'table') as Format;
+  if (!FORMATS.includes(f)) throw new UsageError(`--format: one of ${FORMATS.join(', ')}`);
+  return f;
+}
+
+function listArg(v: unknown): string[] | undefined {
+  return v === undefined
+    ? undefined
+    : (v as string)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+}
+
+const DEFAULT_FIELDS = [
+  'time_start',
+  'time_end',
+  'proto',
+  'src_addr',
+  'src_port',
+  'dst_addr',
+  'dst_port',
+  'packets',
+  'bytes',
+  'exporter',
+];
+
+async function query(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    data: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    top: { type: 'string' },
+    by: { type: 'string' },
+    order: { type: 'string' },
+    fields: { type: 'string' },
+    limit: { type: 'string' },
+    format: { type: 'string' },
+  });
+  const format = formatArg(values.format);
+  const filter = positionals.join(' ');
+  currentFilter = filter;
+  const since = timeArg('since', values.since);
+  const until = timeArg('until', values.until);
+  const target = await openTarget((values.data as string) ?? './data');
+  try {
+    if (values.top !== undefined || values.by !== undefined) {
+      const by = listArg(values.by);
+      if (!by?.length) throw new UsageError('--top needs --by FIELD[,FIELD...]');
+      const order = (values.order ?? 'flows') as Order;
+      if (!['flows', 'packets', 'bytes'].includes(order)) throw new UsageError('--order: one of flows, packets, bytes');
+      const limit = intArg('top', values.top ?? values.limit, 10);
+      const r = await target.top({ filter, since, until, by, order, limit });
+      process.stdout.write(renderRows(r.rows, [...by, 'flows', 'packets', 'bytes'], format));
+    } else {
+      if (values.order !== undefined) throw new UsageError('--order goes with --top');
+      const fields = listArg(values.fields) ?? DEFAULT_FIELDS;
+      const r = await target.flows({ filter, since, until, fields, limit: intArg('limit', values.limit, 20) });
+      process.stdout.write(renderRows(r.rows, fields, format));
+    }
+  } finally {
+    await target.close();
+  }
+  return 0;
+}
+
+async function timeseries(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    data: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    interval: { type: 'string' },
+    by: { type: 'string' },
+    format: { type: 'string' },
+  });
+  const intervalMs = parseDuration((values.interval as string) ?? '1m');
+  if (intervalMs === null || intervalMs < 1000)
+    throw new UsageError('--interval: a duration of at least 1s, e.g. 1m, 5m, 1h');
+  const format = formatArg(values.format);
+  const target = await openTarget((values.data as string) ?? './data');
+  try {
+    const by = values.by as string | undefined;
+    currentFilter = positionals.join(' ');
+    const r = await target.timeseries({
+      filter: currentFilter,
+      since: timeArg('since', values.since),
+      until: timeArg('until', values.until),
+      intervalMs,
+      by,
+    });
+    const cols = ['t', ...(by ? [by] : []), 'flows', 'packets', 'bytes'];
+    process.stdout.write(renderRows(r.rows, cols, format));
+  } finally {
+    await target.close();
+  }
+  return 0;
+}
+
+async function stats(args: string[]): Promise<number> {
+  const { values } = parse(args, { data: { type: 'string' }, format: { type: 'string' } });
+  const target = await openTarget((values.data as string) ?? './data');
+  try {
+    const s = await target.stats();
+    if (values.format === 'json') {
+      process.stdout.write(`${JSON.stringify(s, (_k, v) => (typeof v === 'bigint' ? Number(v) : v), 2)}\n`);
+      return 0;
+    }
+    process.stdout.write(renderStats(s));
+  } finally {
+    await target.close();
+  }
+  return 0;
+}
+
+function renderStats(s: Record<string, unknown>): string {
+  const out: string[] = [];
+  const store = (s.store ?? {}) as Record<string, unknown>;
+  out.push('store:');
+  for (const [k, v] of Object.entries(store)) out.push(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`);
+  const exporters = (s.exporters ?? {}) as Record<string, Record<string, unknown>>;
+  for (const [name, st] of Object.entries(exporters)) {
+    out.push(`exporter ${name}:`);
+    for (const [k, v] of Object.entries(st)) {
+      if (k === 'exporter') continue;
+      out.push(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`);
+    }
+  }
+  const counters = s.counters as Record<string, Record<string, number>> | undefined;
+  if (counters) {
+    out.push('counters (since server start):');
+    for (const [e, m] of Object.entries(counters))
+      out.push(
+        `  ${e}: ${Object.entries(m)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`,
+      );
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function fields(): number {
+  const rows = describeFields().map((f) => ({
+    field: f.name,
+    type: f.type,
+    keyword: [f.keyword, ...(f.aliases ?? [])].filter(Boolean).join(' '),
+    description: f.description,
+  }));
+  process.stdout.write(renderRows(rows, ['field', 'type', 'keyword', 'description'], 'table'));
+  return 0;
+}
+
+function config(args: string[]): number {
+  const { values } = parse(args, { reference: { type: 'boolean' }, check: { type: 'string' } });
+  if (values.check) {
+    loadConfig(values.check as string);
+    process.stdout.write(`${values.check}: ok\n`);
+    return 0;
+  }
+  process.stdout.write(`${configReference()}\n`);
+  return 0;
+}
+
+function showFilterError(e: FilterError, filter: string): string {
+  const caret = e.position > 0 ? `\n  ${filter}\n  ${' '.repeat(e.position - 1)}^` : '';
+  return `flowwatch: ${e.message}${caret}\n`;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof FilterError) {
+      process.stderr.write(showFilterError(e, currentFilter));
+      process.exitCode = 2;
+    } else if (e instanceof UsageError) {
+      process.stderr.write(`flowwatch: ${e.message}\nrun "flowwatch help" for usage\n`);
+      process.exitCode = 2;
+    } else if (e instanceof ConfigError || e instanceof QueryError) {
+      process.stderr.write(`flowwatch: ${e.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`flowwatch: ${(e as Error).message ?? e}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

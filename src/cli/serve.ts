@@ -1,0 +1,224 @@
+// `flowwatch serve`: UDP receivers → decode → store, with /metrics, /health and the query API.
+
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import pino from 'pino';
+import { ApiServer, type Metric } from '../api/server.js';
+import type { Config } from '../config/config.js';
+import { FlowExportDecoder } from '../ingest/netflow/decoder.js';
+import { UdpReceiver } from '../ingest/udp/receiver.js';
+import { type CounterName, ExporterCounters } from '../pipeline/counters.js';
+import { IngestPipeline } from '../pipeline/ingest.js';
+import { LocalQueryTarget } from '../query/service.js';
+import { openStore, setLockApi } from '../store/duckdb/index.js';
+
+/** Datagrams decoded per turn of the event loop before the socket gets a chance to be read. */
+const DECODE_SLICE = 512;
+
+export interface RunningServer {
+  stop(): Promise<void>;
+  httpAddress: string;
+  udpPorts: number[];
+  done: Promise<void>;
+}
+
+export async function startServer(cfg: Config): Promise<RunningServer> {
+  const log = pino({ level: cfg.log.level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+  const counters = new ExporterCounters();
+  const store = await openStore({
+    dir: cfg.dataDir,
+    memoryLimit: cfg.store.memoryLimit,
+    threads: cfg.store.threads,
+    retention: { raw: cfg.store.retention.raw, rollup1m: cfg.store.retention.rollup1m },
+  });
+  const storedAtStart = await store.count();
+  const decoder = new FlowExportDecoder({ counters, pendingLimit: cfg.decode.pendingPackets });
+  const pipeline = new IngestPipeline({
+    writer: store,
+    counters,
+    batchSize: cfg.store.batchSize,
+    onError: (err) => log.error({ err: err.message }, 'store append failed'),
+  });
+  const receiver = new UdpReceiver({
+    addrs: [...cfg.listen.netflow, ...cfg.listen.ipfix],
+    receiveBuffer: cfg.listen.receiveBuffer,
+    queuePackets: cfg.listen.queuePackets,
+    counters,
+  });
+  await receiver.start();
+
+  const started = Date.now();
+  let running = true;
+  let stored = storedAtStart;
+
+  const metrics = (): Metric[] => collectMetrics(counters, receiver, pipeline, stored - storedAtStart);
+  const target = new LocalQueryTarget(
+    store,
+    () => ({ counters: counters.snapshot(), templates: decoder.inventory() }),
+    false,
+  );
+  let api: ApiServer | undefined;
+  let httpAddress = '';
+  if (cfg.http.listen) {
+    api = new ApiServer({
+      listen: cfg.http.listen,
+      target,
+      metrics,
+      health: () => ({
+        status: 'ok',
+        uptime_s: Math.round((Date.now() - started) / 1000),
+        flows_stored: stored - storedAtStart,
+        receive_queue: receiver.queued,
+        store_backlog_batches: pipeline.backlog,
+      }),
+    });
+    httpAddress = await api.start();
+    await setLockApi(cfg.dataDir, httpAddress);
+  }
+
+  // receive → decode: drain the queue in slices, yielding so the sockets keep being read; hold
+  // back while the store is behind (the receive queue then absorbs the burst, or drops and counts).
+  const decodeLoop = (async () => {
+    while (running) {
+      await receiver.whenReadable();
+      let n = 0;
+      for (let d = receiver.shift(); d !== undefined; d = n < DECODE_SLICE ? receiver.shift() : undefined) {
+        decoder.decode(d.payload, d.exporter, d.receivedMs, pipeline);
+        n++;
+      }
+      if (pipeline.backlogFull) await pipeline.whenDrained();
+      await yieldToLoop();
+    }
+  })();
+
+  let flushing: Promise<void> | undefined;
+  const flush = () => {
+    if (flushing) return flushing;
+    flushing = (async () => {
+      try {
+        stored = await pipeline.flush();
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'flush failed');
+      } finally {
+        flushing = undefined;
+      }
+    })();
+    return flushing;
+  };
+  const flushTimer = setInterval(flush, cfg.store.flushInterval);
+  const saveState = async () => {
+    for (const inv of decoder.inventory()) await store.putExporterState(inv.exporter, inv);
+  };
+  const stateTimer = setInterval(() => void saveState().catch(() => {}), 10_000);
+  const retentionTimer = setInterval(
+    () => void store.enforceRetention(Date.now()).catch((e: Error) => log.warn({ err: e.message }, 'retention')),
+    600_000,
+  );
+  let lastStored = stored;
+  const logTimer = setInterval(() => {
+    const drops = [...receiver.kernelDrops().values()].reduce((a, b) => a + b, 0);
+    log.info(
+      {
+        flows_per_s: Math.round((stored - lastStored) / 10),
+        stored: stored - storedAtStart,
+        queue_drops: counters.total('queue_drops'),
+        kernel_drops: drops,
+        sequence_lost: counters.total('sequence_lost'),
+      },
+      'ingest',
+    );
+    lastStored = stored;
+  }, 10_000);
+
+  log.info(
+    { udp: [...cfg.listen.netflow, ...cfg.listen.ipfix], http: httpAddress, data: cfg.dataDir },
+    'flowwatch serving',
+  );
+
+  let resolveDone: () => void = () => {};
+  const done = new Promise<void>((r) => {
+    resolveDone = r;
+  });
+  const stop = async () => {
+    if (!running) return done;
+    running = false;
+    clearInterval(flushTimer);
+    clearInterval(stateTimer);
+    clearInterval(retentionTimer);
+    clearInterval(logTimer);
+    await receiver.stop();
+    await decodeLoop;
+    // Decode what the receiver had already accepted: a clean stop loses nothing it took in.
+    for (let d = receiver.shift(); d !== undefined; d = receiver.shift())
+      decoder.decode(d.payload, d.exporter, d.receivedMs, pipeline);
+    if (flushing) await flushing;
+    stored = await pipeline.flush();
+    await saveState();
+    await api?.stop();
+    await store.close();
+    log.info({ stored: stored - storedAtStart }, 'flowwatch stopped');
+    resolveDone();
+  };
+  return { stop, httpAddress, udpPorts: receiver.ports(), done };
+}
+
+const COUNTER_HELP: Record<CounterName, string> = {
+  packets: 'export packets received',
+  bytes_received: 'payload bytes received',
+  flows: 'flow records decoded',
+  templates: 'template records learned',
+  options_records: 'options data records decoded',
+  kernel_drops: 'datagrams dropped by the kernel socket buffer',
+  queue_drops: 'datagrams dropped because the receive queue was full',
+  sequence_lost: 'records missing according to export sequence numbers',
+  template_missing: 'data sets dropped because their template never arrived',
+  template_pending: 'data sets held waiting for their template',
+  malformed: 'records or packets that could not be parsed',
+  unsupported: 'valid input flowwatch does not decode',
+  store_errors: 'flows the store refused',
+};
+
+function collectMetrics(
+  counters: ExporterCounters,
+  receiver: UdpReceiver,
+  pipeline: IngestPipeline,
+  stored: number,
+): Metric[] {
+  const snap = counters.snapshot();
+  const out: Metric[] = [];
+  for (const name of Object.keys(COUNTER_HELP) as CounterName[]) {
+    const samples = Object.entries(snap)
+      .filter(([, m]) => m[name] !== undefined)
+      .map(([exporter, m]) => ({ labels: { exporter }, value: m[name] as number }));
+    if (name === 'kernel_drops')
+      for (const [listener, v] of receiver.kernelDrops())
+        samples.push({ labels: { exporter: `listener:${listener}` }, value: v });
+    out.push({ name: `flowwatch_${name}_total`, help: COUNTER_HELP[name], type: 'counter', samples });
+  }
+  out.push(
+    {
+      name: 'flowwatch_flows_stored_total',
+      help: 'flows durably stored since start',
+      type: 'counter',
+      samples: [{ value: stored }],
+    },
+    {
+      name: 'flowwatch_receive_queue_datagrams',
+      help: 'datagrams waiting to be decoded',
+      type: 'gauge',
+      samples: [{ value: receiver.queued }],
+    },
+    {
+      name: 'flowwatch_store_backlog_batches',
+      help: 'batches waiting for the store',
+      type: 'gauge',
+      samples: [{ value: pipeline.backlog }],
+    },
+    {
+      name: 'flowwatch_resident_memory_bytes',
+      help: 'resident set size',
+      type: 'gauge',
+      samples: [{ value: process.memoryUsage.rss() }],
+    },
+  );
+  return out;
+}

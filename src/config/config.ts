@@ -1,0 +1,329 @@
+// flowwatch configuration: one YAML file, validated at start.
+//
+// Every setting is declared once below (key, kind, default, description). Validation, defaults and
+// the reference table in the README (`flowwatch config --reference`) derive from this list, so an
+// error always names the offending key and a default is never documented in two places.
+
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parseDuration, parseSize } from '../util/units.js';
+
+export interface Config {
+  dataDir: string;
+  listen: { netflow: string[]; ipfix: string[]; receiveBuffer: number; queuePackets: number };
+  http: { listen: string };
+  store: {
+    memoryLimit: string;
+    threads: number;
+    flushInterval: number;
+    batchSize: number;
+    retention: { raw: number; rollup1m: number };
+  };
+  decode: { pendingPackets: number };
+  log: { level: string };
+}
+
+type Kind = 'string' | 'addrs' | 'size' | 'duration' | 'int' | 'level';
+
+interface Setting {
+  key: string; // dotted YAML path
+  kind: Kind;
+  default: string | number | string[];
+  description: string;
+  set: (c: Config, v: never) => void;
+}
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export const SETTINGS: Setting[] = [
+  {
+    key: 'data_dir',
+    kind: 'string',
+    default: './data',
+    description: 'where the store (flows.duckdb), its lock and state files live',
+    set: (c, v: string) => {
+      c.dataDir = v;
+    },
+  },
+  {
+    key: 'listen.netflow',
+    kind: 'addrs',
+    default: ['0.0.0.0:2055'],
+    description: 'UDP host:port list for NetFlow v5/v9 (IPFIX is recognised here too)',
+    set: (c, v: string[]) => {
+      c.listen.netflow = v;
+    },
+  },
+  {
+    key: 'listen.ipfix',
+    kind: 'addrs',
+    default: ['0.0.0.0:4739'],
+    description: 'UDP host:port list for IPFIX (NetFlow is recognised here too)',
+    set: (c, v: string[]) => {
+      c.listen.ipfix = v;
+    },
+  },
+  {
+    key: 'listen.receive_buffer',
+    kind: 'size',
+    default: '4MiB',
+    description: 'socket receive buffer asked of the kernel (capped by net.core.rmem_max)',
+    set: (c, v: number) => {
+      c.listen.receiveBuffer = v;
+    },
+  },
+  {
+    key: 'listen.queue_packets',
+    kind: 'int',
+    default: 65536,
+    description: 'datagrams held between receive and decode; beyond it they are dropped and counted',
+    set: (c, v: number) => {
+      c.listen.queuePackets = v;
+    },
+  },
+  {
+    key: 'http.listen',
+    kind: 'string',
+    default: '127.0.0.1:9090',
+    description: 'host:port of the HTTP server (/metrics, /health, API); empty to disable',
+    set: (c, v: string) => {
+      c.http.listen = v;
+    },
+  },
+  {
+    key: 'store.memory_limit',
+    kind: 'string',
+    default: '1GB',
+    description: "DuckDB memory_limit (DuckDB's size syntax)",
+    set: (c, v: string) => {
+      c.store.memoryLimit = v;
+    },
+  },
+  {
+    key: 'store.threads',
+    kind: 'int',
+    default: 2,
+    description: 'DuckDB worker threads',
+    set: (c, v: number) => {
+      c.store.threads = v;
+    },
+  },
+  {
+    key: 'store.flush_interval',
+    kind: 'duration',
+    default: '1s',
+    description: 'how often appended flows are committed (flows are "stored" once committed)',
+    set: (c, v: number) => {
+      c.store.flushInterval = v;
+    },
+  },
+  {
+    key: 'store.batch_size',
+    kind: 'int',
+    default: 8192,
+    description: 'rows per FlowBatch between decode and store',
+    set: (c, v: number) => {
+      c.store.batchSize = v;
+    },
+  },
+  {
+    key: 'store.retention.raw',
+    kind: 'duration',
+    default: '30d',
+    description: 'how long raw flows are kept',
+    set: (c, v: number) => {
+      c.store.retention.raw = v;
+    },
+  },
+  {
+    key: 'store.retention.rollup_1m',
+    kind: 'duration',
+    default: '400d',
+    description: 'how long the 1-minute rollup is kept',
+    set: (c, v: number) => {
+      c.store.retention.rollup1m = v;
+    },
+  },
+  {
+    key: 'decode.pending_packets',
+    kind: 'int',
+    default: 4096,
+    description: 'export packets held while waiting for their template (all exporters)',
+    set: (c, v: number) => {
+      c.decode.pendingPackets = v;
+    },
+  },
+  {
+    key: 'log.level',
+    kind: 'level',
+    default: 'info',
+    description: `log level (${LEVELS.join(', ')})`,
+    set: (c, v: string) => {
+      c.log.level = v;
+    },
+  },
+];
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly key: string,
+    message: string,
+  ) {
+    super(`${file}: ${key ? `${key}: ` : ''}${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function emptyConfig(): Config {
+  return {
+    dataDir: '',
+    listen: { netflow: [], ipfix: [], receiveBuffer: 0, queuePackets: 0 },
+    http: { listen: '' },
+    store: { memoryLimit: '', threads: 0, flushInterval: 0, batchSize: 0, retention: { raw: 0, rollup1m: 0 } },
+    decode: { pendingPackets: 0 },
+    log: { level: '' },
+  };
+}
+
+/** Defaults only. */
+export function defaultConfig(): Config {
+  return buildConfig({}, '(defaults)');
+}
+
+/** Read and validate a YAML file. Throws ConfigError naming the file and key. */
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(file, '', `cannot read: ${(e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text) ?? {};
+  } catch (e) {
+    const pos = e instanceof YAMLParseError && e.linePos ? ` (line ${e.linePos[0].line})` : '';
+    throw new ConfigError(file, '', `not valid YAML${pos}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new ConfigError(file, '', 'the top level must be a mapping of settings');
+  return buildConfig(doc as Record<string, unknown>, file);
+}
+
+export function buildConfig(doc: Record<string, unknown>, file: string): Config {
+  const known = new Set(SETTINGS.map((s) => s.key));
+  const prefixes = new Set(SETTINGS.flatMap((s) => s.key.split('.').map((_, i, a) => a.slice(0, i + 1).join('.'))));
+  checkUnknown(doc, '', known, prefixes, file);
+  const cfg = emptyConfig();
+  for (const s of SETTINGS) {
+    const raw = lookup(doc, s.key);
+    const value = convert(s, raw === undefined ? s.default : raw, file);
+    s.set(cfg, value as never);
+  }
+  return cfg;
+}
+
+function checkUnknown(
+  node: Record<string, unknown>,
+  path: string,
+  known: Set<string>,
+  prefixes: Set<string>,
+  file: string,
+) {
+  for (const [k, v] of Object.entries(node)) {
+    const p = path ? `${path}.${k}` : k;
+    if (known.has(p)) continue;
+    if (prefixes.has(p) && typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      checkUnknown(v as Record<string, unknown>, p, known, prefixes, file);
+      continue;
+    }
+    const near = nearest(p, [...known]);
+    throw new ConfigError(file, p, `unknown setting${near ? `; did you mean ${near}?` : ''}`);
+  }
+}
+
+function lookup(doc: Record<string, unknown>, key: string): unknown {
+  let node: unknown = doc;
+  for (const part of key.split('.')) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+function convert(s: Setting, v: unknown, file: string): unknown {
+  const bad = (what: string) => new ConfigError(file, s.key, `${what} (got ${JSON.stringify(v)})`);
+  switch (s.kind) {
+    case 'string':
+      if (typeof v !== 'string') throw bad('expected a string');
+      return v;
+    case 'level':
+      if (typeof v !== 'string' || !LEVELS.includes(v)) throw bad(`expected one of ${LEVELS.join(', ')}`);
+      return v;
+    case 'int':
+      if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw bad('expected a positive whole number');
+      return v;
+    case 'size': {
+      const n = parseSize(v as string | number);
+      if (n === null) throw bad('expected a size such as 4MiB or 65536');
+      return n;
+    }
+    case 'duration': {
+      const n = typeof v === 'string' ? parseDuration(v) : null;
+      if (n === null || n <= 0) throw bad('expected a duration such as 500ms, 30s, 5m, 1h or 7d');
+      return n;
+    }
+    case 'addrs': {
+      const list = typeof v === 'string' ? [v] : v;
+      if (!Array.isArray(list)) throw bad('expected host:port or a list of them');
+      for (const a of list) if (typeof a !== 'string' || splitHostPort(a) === null) throw bad(`bad host:port ${a}`);
+      return list;
+    }
+  }
+}
+
+/** "127.0.0.1:2055", "[::1]:2055", ":2055" → host and port; null when malformed. */
+export function splitHostPort(a: string): { host: string; port: number } | null {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(a);
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (port > 65535) return null;
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+export function nearest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = editDistance(word, c);
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0];
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const t = prev[j];
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = t;
+    }
+  }
+  return prev[b.length];
+}
+
+/** Markdown table of every setting and its default (for the README). */
+export function configReference(): string {
+  const rows = SETTINGS.map(
+    (s) =>
+      `| \`${s.key}\` | ${Array.isArray(s.default) ? s.default.map((d) => `\`${d}\``).join(', ') : `\`${s.default}\``} | ${s.description} |`,
+  );
+  return ['| key | default | meaning |', '|---|---|---|', ...rows].join('\n');
+}

@@ -1,0 +1,161 @@
+// The question-answering core shared by the CLI, the HTTP API and (later) the UI: a request in the
+// user's terms (filter text, field names, times) → filter compiled to SQL → the store's planner.
+// FilterErrors pass through untouched so every front end can show the column of the problem.
+
+import { compileSql, filterFields, parseFilter } from '../filter/index.js';
+import { findColumn } from '../schema/columns.js';
+import type { FlowStore } from '../store/store.js';
+
+export type Row = Record<string, unknown>;
+export type Order = 'flows' | 'packets' | 'bytes';
+
+export interface FlowsRequest {
+  filter?: string;
+  since?: number;
+  until?: number;
+  fields?: string[];
+  limit?: number;
+  orderBy?: 'time_start' | 'bytes' | 'packets';
+  desc?: boolean;
+}
+
+export interface TopRequest {
+  filter?: string;
+  since?: number;
+  until?: number;
+  by: string[];
+  order: Order;
+  limit: number;
+}
+
+export interface TimeseriesRequest {
+  filter?: string;
+  since?: number;
+  until?: number;
+  intervalMs: number;
+  by?: string;
+}
+
+export interface QueryResult {
+  rows: Row[];
+  /** The table that answered (flows or a rollup). */
+  table?: string;
+}
+
+/** What the CLI talks to: the store in this process, or a running server over HTTP. */
+export interface QueryTarget {
+  flows(req: FlowsRequest): Promise<QueryResult>;
+  top(req: TopRequest): Promise<QueryResult>;
+  timeseries(req: TimeseriesRequest): Promise<QueryResult>;
+  stats(): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+export class QueryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QueryError';
+  }
+}
+
+export function checkFields(fields: readonly string[], what: string): void {
+  for (const f of fields) if (!findColumn(f)) throw new QueryError(`${what}: unknown field "${f}"`);
+}
+
+function compile(filter: string | undefined) {
+  const text = filter?.trim() ?? '';
+  if (!text) return { where: undefined, used: [] as string[] };
+  const expr = parseFilter(text);
+  return { where: compileSql(expr), used: filterFields(expr) };
+}
+
+/** Answers requests from a FlowStore in this process. */
+export class LocalQueryTarget implements QueryTarget {
+  constructor(
+    private readonly store: FlowStore,
+    private readonly extraStats: () => Record<string, unknown> = () => ({}),
+    private readonly owned = true,
+  ) {}
+
+  async flows(req: FlowsRequest): Promise<QueryResult> {
+    if (req.fields) checkFields(req.fields, '--fields');
+    const { where } = compile(req.filter);
+    const rows = await this.store.queryFlows({
+      where,
+      since: req.since,
+      until: req.until,
+      fields: req.fields,
+      limit: req.limit ?? 20,
+      orderBy: req.orderBy,
+      desc: req.desc,
+    });
+    return { rows, table: 'flows' };
+  }
+
+  async top(req: TopRequest): Promise<QueryResult> {
+    checkFields(req.by, '--by');
+    const { where, used } = compile(req.filter);
+    const r = await this.store.top({
+      where,
+      fieldsUsed: used,
+      since: req.since,
+      until: req.until,
+      by: req.by,
+      order: req.order,
+      limit: req.limit,
+    });
+    return { rows: r.rows, table: r.table };
+  }
+
+  async timeseries(req: TimeseriesRequest): Promise<QueryResult> {
+    if (req.by) checkFields([req.by], '--by');
+    const { where, used } = compile(req.filter);
+    const r = await this.store.timeseries({
+      where,
+      fieldsUsed: used,
+      since: req.since,
+      until: req.until,
+      intervalMs: req.intervalMs,
+      by: req.by,
+    });
+    return { rows: r.rows, table: r.table };
+  }
+
+  async stats(): Promise<Record<string, unknown>> {
+    const exporters = await this.store.exporterStates();
+    return { store: await this.store.stats(), exporters, ...this.extraStats() };
+  }
+
+  async close(): Promise<void> {
+    if (this.owned) await this.store.close();
+  }
+}
+
+/** Answers requests by asking a running `flowwatch serve` (which owns the store). */
+export class RemoteQueryTarget implements QueryTarget {
+  constructor(private readonly base: string) {}
+
+  private async call(path: string, body?: unknown): Promise<unknown> {
+    const res = await fetch(`${this.base}${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = (await res.json()) as { error?: string };
+    if (!res.ok) throw new QueryError(json.error ?? `server answered ${res.status}`);
+    return json;
+  }
+  flows(req: FlowsRequest): Promise<QueryResult> {
+    return this.call('/api/v1/flows', req) as Promise<QueryResult>;
+  }
+  top(req: TopRequest): Promise<QueryResult> {
+    return this.call('/api/v1/top', req) as Promise<QueryResult>;
+  }
+  timeseries(req: TimeseriesRequest): Promise<QueryResult> {
+    return this.call('/api/v1/timeseries', req) as Promise<QueryResult>;
+  }
+  stats(): Promise<Record<string, unknown>> {
+    return this.call('/api/v1/stats') as Promise<Record<string, unknown>>;
+  }
+  async close(): Promise<void> {}
+}
