@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, configReference, defaultConfig, loadConfig } from '../config/config.js';
+import { ConfigError, configReference, defaultConfig, loadConfig, splitHostPort } from '../config/config.js';
 import { describeFields, FilterError } from '../filter/index.js';
 import { LocalQueryTarget, type Order, QueryError, type QueryTarget, RemoteQueryTarget } from '../query/service.js';
 import { openStore, readLock } from '../store/duckdb/index.js';
@@ -17,7 +17,7 @@ import { startServer } from './serve.js';
 const USAGE = `flowwatch — network flow telemetry and security analytics
 
 usage:
-  flowwatch serve [--config FILE]
+  flowwatch serve [--config FILE] [--data DIR] [--listen HOST:PORT]... [--http HOST:PORT]
   flowwatch import [--data DIR] FILE...
   flowwatch query [--data DIR] [--since T] [--until T] [FILTER]
                   [--top N --by FIELD[,FIELD...] --order flows|packets|bytes]
@@ -72,9 +72,22 @@ function parse(args: string[], options: Parameters<typeof parseArgs>[0]['options
 }
 
 async function serve(args: string[]): Promise<number> {
-  const { values } = parse(args, { config: { type: 'string', short: 'c' }, data: { type: 'string' } });
+  const { values } = parse(args, {
+    config: { type: 'string', short: 'c' },
+    data: { type: 'string' },
+    listen: { type: 'string', multiple: true },
+    http: { type: 'string' },
+  });
   const cfg = values.config ? loadConfig(values.config as string) : defaultConfig();
   if (values.data) cfg.dataDir = values.data as string;
+  // --listen replaces both UDP lists (every listener recognises NetFlow, IPFIX by content).
+  if (values.listen) {
+    const list = values.listen as string[];
+    for (const a of list) if (!splitHostPort(a)) throw new UsageError(`--listen: bad host:port ${a}`);
+    cfg.listen.netflow = list;
+    cfg.listen.ipfix = [];
+  }
+  if (values.http !== undefined) cfg.http.listen = values.http as string;
   const server = await startServer(cfg);
   let stopping = false;
   const onSignal = () => {

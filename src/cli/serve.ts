@@ -65,6 +65,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
       metrics,
       health: () => ({
         status: 'ok',
+        udp_ports: receiver.ports(),
         uptime_s: Math.round((Date.now() - started) / 1000),
         flows_stored: stored - storedAtStart,
         receive_queue: receiver.queued,
@@ -130,7 +131,12 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   }, 10_000);
 
   log.info(
-    { udp: [...cfg.listen.netflow, ...cfg.listen.ipfix], http: httpAddress, data: cfg.dataDir },
+    {
+      udp: [...cfg.listen.netflow, ...cfg.listen.ipfix],
+      udp_ports: receiver.ports(),
+      http: httpAddress,
+      data: cfg.dataDir,
+    },
     'flowwatch serving',
   );
 
