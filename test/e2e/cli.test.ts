@@ -1,0 +1,201 @@
+// The flowwatch command end to end, as a user runs it: real captures from the shared corpus sent
+// over UDP to `flowwatch serve` (and read by `flowwatch import`), then asked about with
+// `flowwatch query`; every answer compared with tshark's own decode of the same captures.
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { readUdpPackets } from '../../src/ingest/pcap/reader.js';
+import { dataPath, needsData, needsTool, REPO_ROOT } from '../helpers/data.js';
+import { HAVE_TSHARK, type TsharkFlow, tsharkFlows } from '../helpers/tshark.js';
+
+const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+const CAPTURES = [
+  ['netflow/graylog/netflow5.pcap', 2055],
+  ['netflow/graylog/netflow9.pcap', 2055],
+  ['netflow/akvorado/netflow/nfv5.pcap', 9990],
+  ['netflow/pmacct/100-IPFIXv10-CISCO/traffic-00.pcap', 9991],
+  ['netflow/pmacct/104-IPFIXv10-IPv6-CISCO-sampling_option/traffic-00.pcap', 9991],
+] as const;
+const skip = needsData() || needsTool('tshark', HAVE_TSHARK);
+
+const run = promisify(execFile);
+async function flowwatch(...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [CLI, ...args], { maxBuffer: 64 << 20 });
+  return stdout;
+}
+
+interface Totals {
+  flows: number;
+  packets: number;
+  bytes: number;
+}
+/** tshark's flows grouped by source address. */
+function expectedBySource(flows: TsharkFlow[]): Map<string, Totals> {
+  const m = new Map<string, Totals>();
+  for (const f of flows) {
+    const src = f['cflow.srcaddr'] ?? f['cflow.srcaddr_v6'];
+    if (src === undefined) continue;
+    const t = m.get(src) ?? { flows: 0, packets: 0, bytes: 0 };
+    t.flows++;
+    t.packets += Number(f['cflow.packets'] ?? f['cflow.packets64'] ?? 0);
+    t.bytes += Number(f['cflow.octets'] ?? f['cflow.octets64'] ?? 0);
+    m.set(src, t);
+  }
+  return m;
+}
+
+function asMap(rows: { src_addr: string; flows: number; packets: number; bytes: number }[]): Map<string, Totals> {
+  return new Map(rows.map((r) => [r.src_addr, { flows: r.flows, packets: r.packets, bytes: r.bytes }]));
+}
+
+describe('flowwatch serve, query and import on real captures', { skip }, () => {
+  let expected: Map<string, Totals>;
+  let expectedFlows = 0;
+  let expectedDns = 0;
+  before(() => {
+    const all: TsharkFlow[] = [];
+    for (const [f, port] of CAPTURES) all.push(...tsharkFlows(dataPath(f), [port]));
+    expected = expectedBySource(all);
+    expectedFlows = all.filter((f) => (f['cflow.srcaddr'] ?? f['cflow.srcaddr_v6']) !== undefined).length;
+    expectedDns = all.filter((f) => f['cflow.protocol'] === '17' && f['cflow.dstport'] === '53').length;
+    assert.ok(expectedFlows > 50, `tshark decoded ${expectedFlows} flows`);
+  });
+
+  describe('serve', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-e2e-serve-'));
+    let server: ChildProcess;
+    let http = '';
+    let udpPort = 0;
+    let exited: Promise<number | null>;
+
+    before(async () => {
+      server = spawn(
+        process.execPath,
+        [CLI, 'serve', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0'],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      exited = new Promise((r) => server.once('exit', (code) => r(code)));
+      let log = '';
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`server did not start: ${log}`)), 20_000);
+        server.stdout?.on('data', (d: Buffer) => {
+          log += d.toString();
+          for (const line of log.split('\n')) {
+            if (!line.includes('flowwatch serving')) continue;
+            const j = JSON.parse(line) as { http: string; udp_ports: number[] };
+            http = j.http;
+            udpPort = j.udp_ports[0];
+            clearTimeout(t);
+            resolve();
+          }
+        });
+      });
+    });
+    after(() => {
+      if (server.exitCode === null) server.kill('SIGKILL');
+    });
+
+    test('every flow tshark sees in the captures is stored and counted', async () => {
+      const sock = dgram.createSocket('udp4');
+      for (const [f] of CAPTURES)
+        for (const p of readUdpPackets(readFileSync(dataPath(f))))
+          await new Promise<void>((r) => sock.send(p.payload, udpPort, '127.0.0.1', () => r()));
+      sock.close();
+      let stored = 0;
+      for (let i = 0; i < 100 && stored < expectedFlows; i++) {
+        await sleep(100);
+        stored = ((await (await fetch(`${http}/health`)).json()) as { flows_stored: number }).flows_stored;
+      }
+      assert.equal(stored, expectedFlows);
+      const metrics = await (await fetch(`${http}/metrics`)).text();
+      assert.match(metrics, new RegExp(`flowwatch_flows_total\\{exporter="127\\.0\\.0\\.1"\\} ${expectedFlows}\\b`));
+      assert.match(metrics, /# TYPE flowwatch_kernel_drops_total counter/);
+    });
+
+    test('query --top by src_addr, answered by the running server, equals tshark', async () => {
+      const out = await flowwatch(
+        'query',
+        '--data',
+        dir,
+        '--top',
+        '1000',
+        '--by',
+        'src_addr',
+        '--order',
+        'bytes',
+        '--format',
+        'json',
+      );
+      assert.deepEqual(asMap(JSON.parse(out)), expected);
+    });
+
+    test('a filter selects what tshark says it should', async () => {
+      const out = await flowwatch(
+        'query',
+        '--data',
+        dir,
+        'proto udp and dst port 53',
+        '--limit',
+        '100000',
+        '--format',
+        'ndjson',
+      );
+      assert.equal(out.trim() ? out.trim().split('\n').length : 0, expectedDns);
+    });
+
+    test('SIGTERM stops cleanly, and the store answers the same without the server', async () => {
+      server.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      const out = await flowwatch('query', '--data', dir, '--top', '1000', '--by', 'src_addr', '--format', 'json');
+      assert.deepEqual(asMap(JSON.parse(out)), expected);
+      const stats = await flowwatch('stats', '--data', dir);
+      assert.match(stats, /exporter 127\.0\.0\.1/);
+    });
+  });
+
+  test('import reads the same captures into the same answers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-e2e-import-'));
+    const summary = await flowwatch('import', '--data', dir, ...CAPTURES.map(([f]) => dataPath(f)));
+    assert.match(summary, new RegExp(`${expectedFlows} stored`));
+    const out = await flowwatch(
+      'query',
+      '--data',
+      dir,
+      '--top',
+      '1000',
+      '--by',
+      'src_addr',
+      '--order',
+      'packets',
+      '--format',
+      'json',
+    );
+    assert.deepEqual(asMap(JSON.parse(out)), expected);
+    const ts = JSON.parse(
+      await flowwatch('timeseries', '--data', dir, '--interval', '1h', '--format', 'json'),
+    ) as Totals[];
+    assert.equal(
+      ts.reduce((a, r) => a + r.flows, 0),
+      expectedFlows,
+    );
+  });
+
+  test('a filter error points at the column and suggests the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-e2e-err-'));
+    await flowwatch('import', '--data', dir, dataPath(CAPTURES[0][0]));
+    await assert.rejects(flowwatch('query', '--data', dir, 'dst prot 22'), (e: { stderr: string; code: number }) => {
+      assert.equal(e.code, 2);
+      assert.match(e.stderr, /column 5/);
+      assert.match(e.stderr, /did you mean/);
+      return true;
+    });
+  });
+});
