@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -12,6 +12,7 @@ import {
   splitHostPort,
 } from '../../src/config/config.js';
 import { parseDuration, parseSize, parseTime } from '../../src/util/units.js';
+import { REPO_ROOT } from '../helpers/data.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fw-config-'));
 function write(text: string): string {
@@ -82,4 +83,9 @@ test('units: durations, sizes, times, host:port', () => {
   assert.deepEqual(splitHostPort('[::1]:2055'), { host: '::1', port: 2055 });
   assert.deepEqual(splitHostPort(':2055'), { host: '0.0.0.0', port: 2055 });
   assert.equal(splitHostPort('1.2.3.4:70000'), null);
+});
+
+test('the README documents every default exactly as the code has it', () => {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  assert.ok(readme.includes(configReference()), 'README settings table is stale: paste `flowwatch config --reference`');
 });
