@@ -1,0 +1,82 @@
+// Field names of the filter language, derived from the schema declaration at call time so that a
+// column added with declareColumn() is filterable at once (DESIGN §2.1).
+
+import { allColumns, type ColumnDef, type ColumnType } from '../schema/columns.js';
+
+export interface FieldDescription {
+  name: string;
+  type: ColumnType;
+  keyword?: string;
+  aliases?: readonly string[];
+  description: string;
+}
+
+/** Every filterable column with the words that name it, for `flowwatch fields` and the API. */
+export function describeFields(): FieldDescription[] {
+  return allColumns().map((c) => {
+    const d: FieldDescription = { name: c.name, type: c.type, description: c.description };
+    if (c.keyword !== undefined) d.keyword = c.keyword;
+    if (c.aliases?.length) d.aliases = c.aliases;
+    return d;
+  });
+}
+
+/** word (column name, keyword or alias) → the columns it names. */
+export type FieldIndex = ReadonlyMap<string, readonly ColumnDef[]>;
+
+let cached: { count: number; index: Map<string, ColumnDef[]> } | undefined;
+
+/** The word index; rebuilt when a column was declared since the last call (columns only grow). */
+export function fieldIndex(): FieldIndex {
+  const cols = allColumns();
+  if (cached && cached.count === cols.length) return cached.index;
+  const index = new Map<string, ColumnDef[]>();
+  const add = (word: string, c: ColumnDef) => {
+    const w = word.toLowerCase();
+    const list = index.get(w);
+    if (!list) index.set(w, [c]);
+    else if (!list.includes(c)) list.push(c);
+  };
+  for (const c of cols) {
+    add(c.name, c);
+    if (c.keyword) add(c.keyword, c);
+    for (const a of c.aliases ?? []) add(a, c);
+  }
+  cached = { count: cols.length, index };
+  return index;
+}
+
+/** The known word nearest to `word` (optimal string alignment distance), if reasonably close. */
+export function nearestField(word: string): string | undefined {
+  let best: string | undefined;
+  let bestD = Number.POSITIVE_INFINITY;
+  for (const k of fieldIndex().keys()) {
+    const d = editDistance(word, k);
+    if (d < bestD || (d === bestD && best !== undefined && k.length > best.length)) {
+      best = k;
+      bestD = d;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/** Levenshtein distance where swapping two adjacent letters counts as one edit (typing slips). */
+export function editDistance(a: string, b: string): number {
+  const m = a.length;
+  const n = b.length;
+  const d: number[][] = Array.from({ length: m + 1 }, (_, i) => {
+    const row = new Array<number>(n + 1).fill(0);
+    row[0] = i;
+    return row;
+  });
+  for (let j = 0; j <= n; j++) d[0][j] = j;
+  for (let i = 1; i <= m; i++) {
+    for (let j = 1; j <= n; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[m][n];
+}
