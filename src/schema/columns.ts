@@ -361,7 +361,14 @@ const DECLARED: ColumnDef[] = [
   ...pair('as_name', 'string', 'autonomous system organisation', 'enrichment', ENRICH),
   ...pair('service', 'string', 'IANA service name of the port', 'enrichment', ENRICH),
   // intel
-  { name: 'ti_feeds', type: 'list', description: 'threat-intel feeds that matched', group: 'intel', sources: ENRICH },
+  {
+    name: 'ti_feeds',
+    type: 'list',
+    description: 'threat-intel feeds that matched',
+    group: 'intel',
+    sources: ENRICH,
+    aliases: ['ti'], // `ti` alone: any feed matched
+  },
   { name: 'ti_indicator', type: 'string', description: 'indicator that matched', group: 'intel', sources: ENRICH },
   // tenancy
   { name: 'tenant', type: 'string', description: 'tenant the flow belongs to', group: 'tenancy', sources: ENRICH },
