@@ -1,0 +1,273 @@
+// Templates: what a NetFlow v9 / IPFIX template record says, compiled into flat typed arrays the
+// record loop walks with one switch per field (no object or closure per flow).
+//
+// Field semantics follow the IANA IPFIX registry; NetFlow v9 field types 1..127 are the same
+// numbers (RFC 3954 §8 was the seed of RFC 5102), so one table serves both. Where v9 and IPFIX
+// differ (v9 options scope types, IPFIX variable length) the caller passes the protocol.
+
+import { C } from '../../schema/columns.js';
+
+/** Field length that announces a variable-length field (RFC 7011 §7). */
+export const VARLEN = 65535;
+/** IPFIX Private Enterprise Number for reverse information elements (RFC 5103 §6.1). */
+export const PEN_REVERSE = 29305;
+
+// Operations of the record loop. `col` holds the column (or the time slot) the op writes.
+export const OP_SKIP = 0;
+export const OP_NUM = 1; // unsigned integer of the declared length → numeric column
+export const OP_NUM_FALLBACK = 2; // same, only when the row has no value yet (alternative IE)
+export const OP_V4 = 3;
+export const OP_V6 = 4;
+export const OP_V4_FALLBACK = 5;
+export const OP_V6_FALLBACK = 6;
+export const OP_MAC = 7;
+export const OP_MAC_FALLBACK = 8;
+export const OP_ICMP_TYPECODE = 9; // type * 256 + code (IE 32 / 139, v9 ICMP_TYPE)
+export const OP_TIME_SEC = 10; // absolute seconds → slot
+export const OP_TIME_MS = 11; // absolute milliseconds → slot
+export const OP_TIME_NTP = 12; // NTP 64-bit timestamp (RFC 7011 §6.1.9-10) → slot
+export const OP_TIME_RAW = 13; // uptime ms / delta µs / init time: raw number → slot
+export const OP_SAMPLER_ID = 14;
+export const OP_SAMPLING_INTERVAL = 15;
+export const OP_SAMPLING_SPACE = 16;
+export const OP_STRING = 17;
+export const OP_END_REASON = 18;
+export const OP_FW_EVENT = 19;
+export const OP_REV_NUM = 20; // reverse counter: numeric column and the row is a biflow
+
+// Time slots (indexes into the decoder's scratch array).
+export const T_ABS_START = 0;
+export const T_ABS_END = 1;
+export const T_UP_START = 2; // FIRST_SWITCHED / flowStartSysUpTime
+export const T_UP_END = 3;
+export const T_DELTA_START = 4; // flowStartDeltaMicroseconds
+export const T_DELTA_END = 5;
+export const T_SYS_INIT = 6; // systemInitTimeMilliseconds (IE 160)
+export const T_SLOTS = 7;
+
+export type TemplateKind = 'data' | 'options';
+
+export interface Template {
+  readonly id: number;
+  readonly kind: TemplateKind;
+  readonly fieldCount: number;
+  readonly scopeCount: number;
+  readonly ops: Uint8Array;
+  readonly cols: Int32Array;
+  /** Declared length per field; VARLEN for IPFIX variable-length fields. */
+  readonly lens: Int32Array;
+  /** Smallest possible record (variable fields count their 1-byte length prefix). */
+  readonly minLen: number;
+  /** Whole-record length when every field is fixed, else -1. */
+  readonly fixedLen: number;
+  lastSeenMs: number;
+}
+
+/** Compile a template. `types` holds the IE id, `pens` the enterprise number (0 for IANA). */
+export function compileTemplate(
+  id: number,
+  kind: TemplateKind,
+  types: ArrayLike<number>,
+  lens: ArrayLike<number>,
+  pens: ArrayLike<number>,
+  scopeCount: number,
+  ipfix: boolean,
+  nowMs: number,
+): Template {
+  const n = types.length;
+  const ops = new Uint8Array(n);
+  const cols = new Int32Array(n);
+  const ls = new Int32Array(n);
+  let minLen = 0;
+  let fixed = true;
+  for (let i = 0; i < n; i++) {
+    const len = lens[i];
+    ls[i] = len;
+    if (ipfix && len === VARLEN) {
+      fixed = false;
+      minLen += 1;
+    } else minLen += len;
+    // v9 options scope types (1 System, 2 Interface, 3 Line Card, 4 Cache, 5 Template:
+    // RFC 3954 §6.1) reuse numbers of ordinary fields: they must never be read as such.
+    if (i < scopeCount && !ipfix) continue;
+    const op = fieldOp(types[i], pens[i], len);
+    ops[i] = op >>> 16;
+    cols[i] = op & 0xffff;
+    if (i < scopeCount && ops[i] !== OP_SAMPLER_ID) ops[i] = OP_SKIP;
+  }
+  return {
+    id,
+    kind,
+    fieldCount: n,
+    scopeCount,
+    ops,
+    cols,
+    lens: ls,
+    minLen,
+    fixedLen: fixed ? minLen : -1,
+    lastSeenMs: nowMs,
+  };
+}
+
+const op = (o: number, col: number) => (o << 16) | col;
+
+/** (op << 16 | column or slot) for one field; OP_SKIP for what flowwatch does not keep. */
+function fieldOp(type: number, pen: number, len: number): number {
+  if (pen === PEN_REVERSE) {
+    // RFC 5103: the reverse direction's counters of a biflow.
+    if (type === 1) return op(OP_REV_NUM, C.rev_bytes);
+    if (type === 2) return op(OP_REV_NUM, C.rev_packets);
+    if (type === 85) return op(OP_REV_NUM, C.rev_bytes);
+    if (type === 86) return op(OP_REV_NUM, C.rev_packets);
+    return OP_SKIP;
+  }
+  if (pen !== 0) return OP_SKIP; // other enterprise fields: skipped by length
+  const num = len >= 1 && len <= 8;
+  switch (type) {
+    case 1: // octetDeltaCount / IN_BYTES
+      return num ? op(OP_NUM, C.bytes) : OP_SKIP;
+    case 2: // packetDeltaCount / IN_PKTS
+      return num ? op(OP_NUM, C.packets) : OP_SKIP;
+    case 85: // octetTotalCount
+    case 23: // postOctetDeltaCount / v9 OUT_BYTES: only when nothing better is exported
+      return num ? op(OP_NUM_FALLBACK, C.bytes) : OP_SKIP;
+    case 86:
+    case 24:
+      return num ? op(OP_NUM_FALLBACK, C.packets) : OP_SKIP;
+    case 231: // initiatorOctets (Cisco ASA NSEL NF_F_FWD_FLOW_DELTA_BYTES)
+      return num ? op(OP_NUM, C.bytes) : OP_SKIP;
+    case 232: // responderOctets (NF_F_REV_FLOW_DELTA_BYTES): the connection's other direction
+      return num ? op(OP_REV_NUM, C.rev_bytes) : OP_SKIP;
+    case 298: // initiatorPackets
+      return num ? op(OP_NUM, C.packets) : OP_SKIP;
+    case 299: // responderPackets
+      return num ? op(OP_REV_NUM, C.rev_packets) : OP_SKIP;
+    case 4:
+      return num ? op(OP_NUM, C.proto) : OP_SKIP;
+    case 5:
+      return num ? op(OP_NUM, C.tos) : OP_SKIP;
+    case 6: // tcpControlBits: 1 byte in v9, 2 in IPFIX (RFC 7125)
+      return num ? op(OP_NUM, C.tcp_flags) : OP_SKIP;
+    case 7:
+      return num ? op(OP_NUM, C.src_port) : OP_SKIP;
+    case 11:
+      return num ? op(OP_NUM, C.dst_port) : OP_SKIP;
+    case 180: // udpSourcePort
+    case 182: // tcpSourcePort
+      return num ? op(OP_NUM_FALLBACK, C.src_port) : OP_SKIP;
+    case 181:
+    case 183:
+      return num ? op(OP_NUM_FALLBACK, C.dst_port) : OP_SKIP;
+    case 8:
+      return len === 4 ? op(OP_V4, C.src_addr) : OP_SKIP;
+    case 12:
+      return len === 4 ? op(OP_V4, C.dst_addr) : OP_SKIP;
+    case 27:
+      return len === 16 ? op(OP_V6, C.src_addr) : OP_SKIP;
+    case 28:
+      return len === 16 ? op(OP_V6, C.dst_addr) : OP_SKIP;
+    case 15: // ipNextHopIPv4Address
+      return len === 4 ? op(OP_V4, C.next_hop) : OP_SKIP;
+    case 62:
+      return len === 16 ? op(OP_V6, C.next_hop) : OP_SKIP;
+    case 18: // bgpNextHopIPv4Address: used when no IP next hop is exported
+      return len === 4 ? op(OP_V4_FALLBACK, C.next_hop) : OP_SKIP;
+    case 63:
+      return len === 16 ? op(OP_V6_FALLBACK, C.next_hop) : OP_SKIP;
+    case 225: // postNATSourceIPv4Address (Cisco ASA NF_F_XLATE_SRC_ADDR_IPV4, PAN-OS, FortiOS)
+      return len === 4 ? op(OP_V4, C.pkt_src_addr) : OP_SKIP;
+    case 226:
+      return len === 4 ? op(OP_V4, C.pkt_dst_addr) : OP_SKIP;
+    case 281: // postNATSourceIPv6Address
+      return len === 16 ? op(OP_V6, C.pkt_src_addr) : OP_SKIP;
+    case 282:
+      return len === 16 ? op(OP_V6, C.pkt_dst_addr) : OP_SKIP;
+    case 10:
+      return num ? op(OP_NUM, C.in_if) : OP_SKIP;
+    case 14:
+      return num ? op(OP_NUM, C.out_if) : OP_SKIP;
+    case 252: // ingressPhysicalInterface
+      return num ? op(OP_NUM_FALLBACK, C.in_if) : OP_SKIP;
+    case 253:
+      return num ? op(OP_NUM_FALLBACK, C.out_if) : OP_SKIP;
+    case 9:
+      return num ? op(OP_NUM, C.src_mask) : OP_SKIP;
+    case 13:
+      return num ? op(OP_NUM, C.dst_mask) : OP_SKIP;
+    case 29: // sourceIPv6PrefixLength
+      return num ? op(OP_NUM_FALLBACK, C.src_mask) : OP_SKIP;
+    case 30:
+      return num ? op(OP_NUM_FALLBACK, C.dst_mask) : OP_SKIP;
+    case 16: // bgpSourceAsNumber: 2 or 4 bytes (RFC 3954 §8 allows both)
+      return num ? op(OP_NUM, C.src_asn) : OP_SKIP;
+    case 17:
+      return num ? op(OP_NUM, C.dst_asn) : OP_SKIP;
+    case 56: // sourceMacAddress
+      return len === 6 ? op(OP_MAC, C.src_mac) : OP_SKIP;
+    case 80: // destinationMacAddress
+      return len === 6 ? op(OP_MAC, C.dst_mac) : OP_SKIP;
+    case 81: // postSourceMacAddress (v9 OUT_SRC_MAC)
+      return len === 6 ? op(OP_MAC_FALLBACK, C.src_mac) : OP_SKIP;
+    case 57: // postDestinationMacAddress (v9 OUT_DST_MAC)
+      return len === 6 ? op(OP_MAC_FALLBACK, C.dst_mac) : OP_SKIP;
+    case 58: // vlanId
+      return num ? op(OP_NUM, C.vlan) : OP_SKIP;
+    case 243: // dot1qVlanId
+    case 59: // postVlanId
+      return num ? op(OP_NUM_FALLBACK, C.vlan) : OP_SKIP;
+    case 60:
+      return num ? op(OP_NUM, C.ip_version) : OP_SKIP;
+    case 32: // icmpTypeCodeIPv4 (v9 ICMP_TYPE = type * 256 + code)
+    case 139:
+      return len === 2 ? op(OP_ICMP_TYPECODE, 0) : OP_SKIP;
+    case 176: // icmpTypeIPv4
+    case 178:
+      return num ? op(OP_NUM, C.icmp_type) : OP_SKIP;
+    case 177:
+    case 179:
+      return num ? op(OP_NUM, C.icmp_code) : OP_SKIP;
+    case 136: // flowEndReason
+      return num ? op(OP_END_REASON, 0) : OP_SKIP;
+    case 233: // firewallEvent (Cisco ASA NSEL NF_F_FW_EVENT)
+      return num ? op(OP_FW_EVENT, 0) : OP_SKIP;
+    case 96: // applicationName
+      return op(OP_STRING, C.app);
+    // times
+    case 22: // FIRST_SWITCHED / flowStartSysUpTime
+      return num ? op(OP_TIME_RAW, T_UP_START) : OP_SKIP;
+    case 21:
+      return num ? op(OP_TIME_RAW, T_UP_END) : OP_SKIP;
+    case 150: // flowStartSeconds
+      return num ? op(OP_TIME_SEC, T_ABS_START) : OP_SKIP;
+    case 151:
+      return num ? op(OP_TIME_SEC, T_ABS_END) : OP_SKIP;
+    case 152: // flowStartMilliseconds
+      return num ? op(OP_TIME_MS, T_ABS_START) : OP_SKIP;
+    case 153:
+      return num ? op(OP_TIME_MS, T_ABS_END) : OP_SKIP;
+    case 154: // flowStartMicroseconds
+    case 156: // flowStartNanoseconds
+      return len === 8 ? op(OP_TIME_NTP, T_ABS_START) : OP_SKIP;
+    case 155:
+    case 157:
+      return len === 8 ? op(OP_TIME_NTP, T_ABS_END) : OP_SKIP;
+    case 158: // flowStartDeltaMicroseconds
+      return num ? op(OP_TIME_RAW, T_DELTA_START) : OP_SKIP;
+    case 159:
+      return num ? op(OP_TIME_RAW, T_DELTA_END) : OP_SKIP;
+    case 160: // systemInitTimeMilliseconds
+      return num ? op(OP_TIME_RAW, T_SYS_INIT) : OP_SKIP;
+    // sampling (RFC 3954 §8 FLOW_SAMPLER_*, RFC 5102 / RFC 5477 selectors)
+    case 48: // samplerId / v9 FLOW_SAMPLER_ID
+    case 302: // selectorId
+      return num ? op(OP_SAMPLER_ID, 0) : OP_SKIP;
+    case 34: // samplingInterval
+    case 50: // samplerRandomInterval / v9 FLOW_SAMPLER_RANDOM_INTERVAL
+    case 305: // samplingPacketInterval
+      return num ? op(OP_SAMPLING_INTERVAL, 0) : OP_SKIP;
+    case 306: // samplingPacketSpace
+      return num ? op(OP_SAMPLING_SPACE, 0) : OP_SKIP;
+    default:
+      return OP_SKIP;
+  }
+}
