@@ -57,7 +57,7 @@ export function nearestField(word: string): string | undefined {
       bestD = d;
     }
   }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length * 0.4)) ? best : undefined;
 }
 
 /** Levenshtein distance where swapping two adjacent letters counts as one edit (typing slips). */
