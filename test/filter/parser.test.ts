@@ -19,7 +19,7 @@ function show(e: FilterExpr): string {
       return `not ${show(e.expr)}`;
     case 'cmp': {
       const col = findColumn(e.columns[0]);
-      const vals = e.values.map((v) => {
+      const vals = e.values.map((v): string => {
         switch (v.kind) {
           case 'number':
             return e.type === 'enum' ? (col?.enumValues?.[v.value] ?? '?') : String(v.value);
@@ -37,6 +37,8 @@ function show(e: FilterExpr): string {
             const bits = 128 - (v.hi - v.lo).toString(2).length;
             return `${text}/${text.includes(':') ? bits : bits - 96}`;
           }
+          default:
+            return '?';
         }
       });
       const rhs = e.op === 'present' ? '' : ` ${vals.length === 1 ? vals[0] : `[${vals.join(', ')}]`}`;
