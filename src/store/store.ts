@@ -1,0 +1,111 @@
+// The flow store interface (DESIGN §5). The embedded implementation is DuckDB (./duckdb/); a
+// ClickHouse one can follow with the same contract. Callers hand over FlowBatches and ask
+// questions in column names; JS values come back (addresses as text, enums as names, times as ms).
+
+import type { FlowBatch } from '../pipeline/flow-batch.js';
+
+/** Parameterised SQL from the filter compiler: `$1..$n` placeholders over column names. */
+export interface SqlWhere {
+  sql: string;
+  params: (number | bigint | string | boolean)[];
+}
+
+export interface StoreOptions {
+  /** Directory holding flows.duckdb and the writer's lock file. */
+  dir: string;
+  /** DuckDB memory_limit (default '1GB'). */
+  memoryLimit?: string;
+  /** DuckDB threads (default 2). */
+  threads?: number;
+  /** Retention per table in ms (0 or absent: keep forever). */
+  retention?: { raw?: number; rollup1m?: number };
+  /** Open for queries only: no lock file is taken, appends are refused. */
+  readOnly?: boolean;
+}
+
+/** Contents of `${dir}/flowwatch.lock`. */
+export interface LockInfo {
+  pid: number;
+  startedMs: number;
+  /** Base URL of the HTTP API of the process that owns the store, when it serves one. */
+  api?: string;
+}
+
+export interface TimeBounds {
+  where?: SqlWhere;
+  /** Inclusive lower bound on time_start (ms). */
+  since?: number;
+  /** Exclusive upper bound on time_start (ms). */
+  until?: number;
+  /** Every column the filter reads (lets the planner answer from a rollup). */
+  fieldsUsed?: readonly string[];
+}
+
+export interface QueryFlowsOptions extends TimeBounds {
+  fields?: readonly string[];
+  limit: number;
+  orderBy?: 'time_start' | 'bytes' | 'packets';
+  desc?: boolean;
+}
+
+export type TopOrder = 'flows' | 'packets' | 'bytes';
+
+export interface TopOptions extends TimeBounds {
+  by: readonly string[];
+  order: TopOrder;
+  limit: number;
+}
+
+export interface TimeseriesOptions extends TimeBounds {
+  intervalMs: number;
+  /** Split each interval by this column's value (row key `key`). */
+  by?: string;
+}
+
+export type FlowRow = Record<string, unknown>;
+
+/** Rows plus the table that answered them (`flows` or `flows_1m`). */
+export interface PlannedResult {
+  rows: FlowRow[];
+  table: string;
+}
+
+export interface TableStats {
+  rows: number;
+  minTimeMs: number | null;
+  maxTimeMs: number | null;
+}
+
+export interface StoreStats {
+  dir: string;
+  schemaVersion: number;
+  tables: Record<string, TableStats>;
+  /** Database file plus its write-ahead log. */
+  bytesOnDisk: number;
+  /** Flows durably stored (as flush() reports). */
+  stored: number;
+}
+
+export interface FlowStore {
+  /** Queue a batch for the next commit. The batch may be reused once the promise resolves. */
+  append(batch: FlowBatch): Promise<void>;
+  /**
+   * Commit everything appended so far; resolves to the number of flows durably stored: the rows
+   * present at open plus every row committed since (monotonic — retention deletes are not
+   * subtracted, so callers can difference it for rates).
+   */
+  flush(): Promise<number>;
+  /** Rows currently in the flows table (committed). */
+  count(): Promise<number>;
+  queryFlows(opts: QueryFlowsOptions): Promise<FlowRow[]>;
+  top(opts: TopOptions): Promise<PlannedResult>;
+  timeseries(opts: TimeseriesOptions): Promise<PlannedResult>;
+  stats(): Promise<StoreStats>;
+  putExporterState(exporter: string, state: object): Promise<void>;
+  /** Exporter → last state stored. */
+  exporterStates(): Promise<Record<string, unknown>>;
+  /** Delete rows older than each table's retention; returns rows deleted per table. */
+  enforceRetention(nowMs: number): Promise<Record<string, number>>;
+  /** Flush, checkpoint, release the database and the lock. */
+  close(): Promise<void>;
+}
