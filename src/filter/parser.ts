@@ -26,6 +26,8 @@ interface Token {
 const SIDES = new Set(['src', 'dst', 'any']);
 const RESERVED = new Set(['and', 'or', 'not', 'in']);
 const CMP_OPS = new Set(['=', '==', '!=', '<', '<=', '>', '>=', '~']);
+/** Nesting beyond this is refused rather than left to overflow the stack (filters come from the API). */
+const MAX_DEPTH = 200;
 
 /** Operators each column type accepts; ordering on strings is left out because JS (UTF-16) and
  * DuckDB (UTF-8 bytes) order them differently. */
@@ -62,6 +64,7 @@ function describe(t: Token): string {
 class Parser {
   private readonly tokens: Token[];
   private i = 0;
+  private depth = 0;
 
   constructor(text: string) {
     this.tokens = tokenize(text);
@@ -103,6 +106,15 @@ class Parser {
 
   private unary(): FilterExpr {
     const t = this.peek();
+    if (++this.depth > MAX_DEPTH) throw new FilterError(`filter nested too deeply at column ${t.pos}`, t.pos);
+    try {
+      return this.unaryInner(t);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private unaryInner(t: Token): FilterExpr {
     if (this.isWord(t, 'not') || (t.kind === 'op' && t.text === '!')) {
       this.next();
       return { kind: 'not', pos: t.pos, expr: this.unary() };

@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { describeFields, FilterError, type FilterExpr, filterFields, parseFilter } from '../../src/filter/index.js';
 import { formatAddrWords } from '../../src/pipeline/flow-batch.js';
 import { findColumn } from '../../src/schema/columns.js';
@@ -203,4 +204,31 @@ test('errors name the problem, point at its column and suggest the nearest field
   assert.match(err('port in [1 2]').message, /expected "," or "\]" at column 12/);
   assert.match(err('tcp and').message, /expected a field at column 8/);
   assert.match(err('and tcp').message, /expected a field at column 1/);
+});
+
+test('any text either parses or fails with a FilterError (never another exception)', () => {
+  const pieces = fc.constantFrom(
+    ...['(', ')', '[', ']', ',', '=', '!=', '<', '~', '!', '&&', '||', 'and', 'or', 'not', 'in', 'src', 'dst', 'any'],
+    ...['port', 'host', 'ip', 'tag', 'ti', 'biflow', 'action', 'bytes', 'tcp', 'proto', 'time_start', 'src_mac'],
+    ...['22', '10M', '1.5', '10.0.0.0/8', '::1', 'fe80::/300', '"x', '"a b"', "'q'", 'reject', '*', '2024-01-01', ' '],
+  );
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.string({ maxLength: 40 }),
+        fc.array(pieces, { maxLength: 12 }).map((a) => a.join(' ')),
+      ),
+      (text) => {
+        try {
+          parseFilter(text);
+        } catch (e) {
+          if (!(e instanceof FilterError)) throw e;
+          assert.ok(e.position >= 1 && e.position <= text.length + 1, `${text}: position ${e.position}`);
+        }
+      },
+    ),
+    { numRuns: 3000 },
+  );
+  assert.equal(err(`${'not '.repeat(100_000)}tcp`).message, 'filter nested too deeply at column 801');
+  assert.equal(err(`${'('.repeat(100_000)}tcp`).position, 201);
 });
