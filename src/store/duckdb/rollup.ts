@@ -6,7 +6,6 @@ import { type ColumnDef, findColumn } from '../../schema/columns.js';
 import { duckdbColumnType, quoteIdent } from '../../schema/duckdb.js';
 
 export const ROLLUP_1M = 'flows_1m';
-export const ROLLUP_STAGE = 'flows_1m_stage';
 export const MINUTE_MS = 60_000;
 
 /** Low-cardinality columns kept in flows_1m (ports and addresses would make it as big as flows). */
@@ -39,11 +38,6 @@ function col(name: string): ColumnDef {
   return c;
 }
 
-/** Columns of the per-commit staging table: the flows columns the rollup reads, as declared. */
-export function stageColumns(): ColumnDef[] {
-  return ['time_start', ...ROLLUP_DIMS, ...ROLLUP_SUMS].map(col);
-}
-
 export function rollupDDL(): string {
   const cols = [
     `  time_start ${duckdbColumnType(col('time_start'))}`,
@@ -55,11 +49,11 @@ export function rollupDDL(): string {
 }
 
 /** Fold the staged rows of one commit into partial sums. */
-export function rollupInsertSQL(): string {
+export function rollupInsertSQL(from: string): string {
   const dims = ROLLUP_DIMS.map(quoteIdent).join(', ');
   const sums = ROLLUP_SUMS.map((n) => `SUM(${quoteIdent(n)})::UBIGINT`).join(', ');
   return (
     `INSERT INTO ${ROLLUP_1M} SELECT (time_start // ${MINUTE_MS}) * ${MINUTE_MS}, ${dims}, COUNT(*)::UBIGINT, ${sums} ` +
-    `FROM ${ROLLUP_STAGE} GROUP BY ALL`
+    `FROM ${quoteIdent(from)} GROUP BY ALL`
   );
 }

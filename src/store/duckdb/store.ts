@@ -1,18 +1,21 @@
 // The embedded flow store on DuckDB (DESIGN §5).
 //
-// Writes: one connection owns a long-running transaction between commits. Batches go through
-// Appenders on that connection (DataChunks filled column by column, see chunk-writer.ts) into
-// `flows` and into a small staging table holding only the rollup's columns. flush() then folds the
-// staging rows into `flows_1m` partial sums, empties the stage and COMMITs — one transaction, so a
-// crash leaves flows and the rollup either both with a commit's rows or both without, and every
-// flow counted as stored was in a committed (WAL-synced) transaction.
+// Writes: one connection owns a transaction between commits. Batches are appended through an
+// Appender (DataChunks filled column by column, see chunk-writer.ts) into `flows_stage`, a TEMP
+// (in-memory, connection-private) table with the flows DDL. Every 64 k rows and at flush() the
+// stage is moved into `flows`, folded into `flows_1m` partial sums and emptied — still inside the
+// transaction — and flush() COMMITs: flows and the rollup hold a commit's rows together or not at
+// all, and every flow counted as stored was in a committed (WAL-synced) transaction.
 //
-// Why on the main thread and not a worker_thread: measured in bench/store.bench.ts, filling and
-// appending chunks costs ~0.5 µs/row of main-thread time (≈2 M rows/s on one core, NetFlow v9-like
-// batches with 18 of 70 columns filled), and the COMMIT/rollup work runs on DuckDB's own threads
-// via the async API. A worker would add a transfer and a copy of every batch for a few percent of
-// one core; the pipeline yields between 2048-row chunks so the event loop is never held for more
-// than ~1-2 ms by an append.
+// Why a stage and not an Appender straight on `flows` (measured, bench/store.bench.ts and the
+// report): DuckDB's cost is writing the 70-column on-disk table — about 30 of its columns are
+// VARCHARs that NetFlow never fills and all-null VARCHAR segments still cost ~30 ns per cell to
+// compress (a 25-column table takes the same rows at ~1 M rows/s, the full one at ~250 k). With
+// the Appender on `flows` that work runs synchronously inside appendDataChunk()/flushSync() on the
+// main thread and held the event loop for up to 700 ms; via the stage it runs in `INSERT … SELECT`
+// on DuckDB's threads (async API), and the main thread keeps ~1.5 µs/row (chunk fill + in-memory
+// append). A worker_thread would move that remainder too but needs the queries proxied as well
+// (a DuckDB instance cannot be shared across isolates); not done yet.
 //
 // Reads use a second connection: they see committed data only, and never wait for the writer.
 
@@ -36,11 +39,15 @@ import type {
 } from '../store.js';
 import { CHUNK_ROWS, ChunkWriter } from './chunk-writer.js';
 import { acquireLock, releaseLock } from './lock.js';
-import { isRollupDim, MINUTE_MS, ROLLUP_1M, ROLLUP_STAGE, rollupDDL, rollupInsertSQL, stageColumns } from './rollup.js';
+import { isRollupDim, MINUTE_MS, ROLLUP_1M, rollupDDL, rollupInsertSQL } from './rollup.js';
 import { toJs } from './values.js';
 
 export const DB_FILE = 'flows.duckdb';
 const FLOWS = 'flows';
+/** Per-connection in-memory staging table the appender writes to. */
+const STAGE = 'flows_stage';
+/** Staged rows moved into flows while the transaction stays open (bounds the stage's memory). */
+const STAGE_ROWS = 65_536;
 
 /** Directories opened for writing in this process (DuckDB would let a second open silently lose writes). */
 const openForWrite = new Set<string>();
@@ -61,6 +68,7 @@ export async function openStore(opts: StoreOptions): Promise<FlowStore> {
       access_mode: readOnly ? 'READ_ONLY' : 'READ_WRITE',
       memory_limit: opts.memoryLimit || '1GB',
       threads: String(opts.threads || 2),
+      preserve_insertion_order: 'false',
     });
     const store = new DuckDBFlowStore(opts, instance, readOnly);
     try {
@@ -82,11 +90,11 @@ type Param = number | bigint | string | boolean;
 class DuckDBFlowStore implements FlowStore {
   private wc: DuckDBConnection | undefined;
   private rc!: DuckDBConnection;
-  private flowsAppender: DuckDBAppender | undefined;
-  private stageAppender: DuckDBAppender | undefined;
-  private readonly flowsWriter: ChunkWriter;
-  private readonly stageWriter: ChunkWriter;
+  private appender: DuckDBAppender | undefined;
+  private readonly writerChunks: ChunkWriter;
   private inTxn = false;
+  /** Rows in the stage not yet moved into flows. */
+  private staged = 0;
   /** Rows appended in the open transaction. */
   private pending = 0;
   /** Rows present at open plus rows committed since. */
@@ -102,8 +110,7 @@ class DuckDBFlowStore implements FlowStore {
     private readonly readOnly: boolean,
   ) {
     this.columns = allColumns();
-    this.flowsWriter = new ChunkWriter(this.columns);
-    this.stageWriter = new ChunkWriter(stageColumns());
+    this.writerChunks = new ChunkWriter(this.columns);
   }
 
   async init(): Promise<void> {
@@ -119,14 +126,9 @@ class DuckDBFlowStore implements FlowStore {
     await c.run(flowsTableDDL(FLOWS, this.columns));
     await this.addMissingColumns(c);
     await c.run(rollupDDL());
-    // The stage is a persistent table rather than TEMP so the commit stays within one database.
-    await c.run(flowsTableDDL(ROLLUP_STAGE, stageColumns()));
-    // A stage is always emptied in the commit that filled it; rows here mean an older version
-    // crashed between statements — they were never counted as stored, fold them in now.
-    await c.run('BEGIN TRANSACTION');
-    await c.run(rollupInsertSQL());
-    await c.run(`DELETE FROM ${ROLLUP_STAGE}`);
-    await c.run('COMMIT');
+    // In-memory (TEMP) and private to this connection: dies with the process, like the open
+    // transaction that fills it.
+    await c.run(flowsTableDDL(STAGE, this.columns).replace('CREATE TABLE', 'CREATE TEMP TABLE'));
     await c.run(
       'CREATE TABLE IF NOT EXISTS exporters (exporter VARCHAR PRIMARY KEY, updated_ms BIGINT NOT NULL, state VARCHAR NOT NULL)',
     );
@@ -198,17 +200,17 @@ class DuckDBFlowStore implements FlowStore {
         await c.run('BEGIN TRANSACTION');
         this.inTxn = true;
       }
-      if (!this.flowsAppender) this.flowsAppender = await c.createAppender(FLOWS);
-      if (!this.stageAppender) this.stageAppender = await c.createAppender(ROLLUP_STAGE);
+      if (!this.appender) this.appender = await c.createAppender(STAGE, 'main', 'temp');
       try {
         for (let from = 0; from < n; from += CHUNK_ROWS) {
           const m = Math.min(CHUNK_ROWS, n - from);
-          this.flowsWriter.write(this.flowsAppender, batch, from, m);
-          this.stageWriter.write(this.stageAppender, batch, from, m);
+          this.writerChunks.write(this.appender, batch, from, m);
           this.pending += m;
+          this.staged += m;
           // Let sockets and timers run between chunks (each is ~1 ms of work).
           if (from + m < n) await new Promise<void>((r) => setImmediate(r));
         }
+        if (this.staged >= STAGE_ROWS) await this.drainStage(c);
       } catch (e) {
         await this.rollback();
         throw e;
@@ -225,10 +227,7 @@ class DuckDBFlowStore implements FlowStore {
     if (!this.inTxn) return this.stored;
     const c = this.writer();
     try {
-      this.flowsAppender?.flushSync();
-      this.stageAppender?.flushSync();
-      await c.run(rollupInsertSQL());
-      await c.run(`DELETE FROM ${ROLLUP_STAGE}`);
+      await this.drainStage(c);
       await c.run('COMMIT');
     } catch (e) {
       await this.rollback();
@@ -240,20 +239,32 @@ class DuckDBFlowStore implements FlowStore {
     return this.stored;
   }
 
-  /** Drop the open transaction and the appenders bound to it; the rows appended in it are lost. */
+  /**
+   * Move the staged rows into flows and their partial sums into flows_1m, inside the open
+   * transaction. The compressing write into the on-disk table runs in DuckDB's threads (async
+   * run), so the event loop is not held while it happens.
+   */
+  private async drainStage(c: DuckDBConnection): Promise<void> {
+    this.appender?.flushSync();
+    if (this.staged === 0) return;
+    await c.run(`INSERT INTO ${FLOWS} SELECT * FROM ${STAGE}`);
+    await c.run(rollupInsertSQL(STAGE));
+    await c.run(`DELETE FROM ${STAGE}`);
+    this.staged = 0;
+  }
+
+  /** Drop the open transaction and the appender bound to it; the rows appended in it are lost. */
   private async rollback(): Promise<void> {
     const lost = this.pending;
     this.pending = 0;
-    for (const a of [this.flowsAppender, this.stageAppender]) {
-      try {
-        a?.clear();
-        a?.closeSync();
-      } catch {
-        // an appender in error state refuses close; it is dropped either way
-      }
+    this.staged = 0;
+    try {
+      this.appender?.clear();
+      this.appender?.closeSync();
+    } catch {
+      // an appender in error state refuses close; it is dropped either way
     }
-    this.flowsAppender = undefined;
-    this.stageAppender = undefined;
+    this.appender = undefined;
     if (this.inTxn) {
       this.inTxn = false;
       try {
@@ -309,7 +320,7 @@ class DuckDBFlowStore implements FlowStore {
       try {
         if (!this.readOnly) {
           await this.commit();
-          for (const a of [this.flowsAppender, this.stageAppender]) a?.closeSync();
+          this.appender?.closeSync();
           await this.wc?.run('CHECKPOINT');
         }
       } finally {
