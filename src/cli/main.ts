@@ -63,7 +63,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function parse(args: string[], options: Parameters<typeof parseArgs>[0]['options']) {
+type ArgOptions = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
+
+function parse(args: string[], options: ArgOptions) {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
