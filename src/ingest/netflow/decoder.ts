@@ -19,6 +19,9 @@ import {
   OP_MAC_FALLBACK,
   OP_NUM,
   OP_NUM_FALLBACK,
+  OP_PKT_SELECTED,
+  OP_SAMPLING_POPULATION,
+  OP_SAMPLING_SIZE,
   OP_REV_NUM,
   OP_SAMPLER_ID,
   OP_SAMPLING_INTERVAL,
@@ -146,6 +149,7 @@ export class FlowExportDecoder {
   private samplerId = -1;
   private interval = -1;
   private space = -1;
+  private selected = -1;
   private fwEvent = -1;
   // Exporter string code in the current batch (dictionaries are per batch).
   private codeBatch: FlowBatch | undefined;
@@ -492,6 +496,7 @@ export class FlowExportDecoder {
       this.samplerId = -1;
       this.interval = -1;
       this.space = -1;
+      this.selected = -1;
       this.fwEvent = -1;
       let biflow = false;
       let ok = true;
@@ -537,6 +542,9 @@ export class FlowExportDecoder {
               biflow = true;
               break;
             case OP_V4:
+              // Templates that carry both IPv4 and IPv6 addresses leave the unused family zero
+              // (Cisco, Juniper): a zero address never replaces one already read.
+              if (valid[col][r] !== 0 && u32(buf, p) === 0) break;
               b.setIPv4(col, r, u32(buf, p));
               if (col === C.src_addr) {
                 data[C.ip_version][r] = 4;
@@ -544,6 +552,7 @@ export class FlowExportDecoder {
               }
               break;
             case OP_V6:
+              if (valid[col][r] !== 0 && isZero16(buf, p)) break;
               b.setIPv6(col, r, buf, p);
               if (col === C.src_addr) {
                 data[C.ip_version][r] = 6;
@@ -597,6 +606,9 @@ export class FlowExportDecoder {
             case OP_SAMPLING_SPACE:
               this.space = readUint(buf, p, len);
               break;
+            case OP_PKT_SELECTED:
+              this.selected = readUint(buf, p, len);
+              break;
             case OP_STRING:
               if (len > 0) b.setString(col, r, utf8(buf, p, len));
               break;
@@ -647,13 +659,8 @@ export class FlowExportDecoder {
     b.setNum(C.time_start, r, start);
     b.setNum(C.time_end, r, endMs);
     // Sampling: a rate in the record itself wins, then the record's sampler, then the domain's.
-    let rate = 0;
-    if (this.interval >= 0) {
-      rate = this.interval;
-      // RFC 5477 §8.2.2-3: n packets selected out of every (interval + space).
-      if (this.space >= 0 && this.interval > 0) rate = (this.interval + this.space) / this.interval;
-      if (rate === 0) rate = 1;
-    } else if (this.samplerId >= 0) {
+    let rate = samplingRate(this.interval, this.selected, this.space, -1, -1);
+    if (rate === 0 && this.samplerId >= 0) {
       const s = dom.samplers.get(this.samplerId);
       if (s !== undefined) rate = s;
     }
@@ -698,7 +705,10 @@ export class FlowExportDecoder {
     while (end - p >= t.minLen) {
       let samplerId = -1;
       let interval = -1;
+      let selected = -1;
       let space = -1;
+      let size = -1;
+      let population = -1;
       let init = -1;
       for (let i = 0; i < n; i++) {
         let len = lens[i];
@@ -716,14 +726,16 @@ export class FlowExportDecoder {
         if (op === OP_SAMPLER_ID) samplerId = readUint(buf, p, len);
         else if (op === OP_SAMPLING_INTERVAL) interval = readUint(buf, p, len);
         else if (op === OP_SAMPLING_SPACE) space = readUint(buf, p, len);
+        else if (op === OP_PKT_SELECTED) selected = readUint(buf, p, len);
+        else if (op === OP_SAMPLING_SIZE) size = readUint(buf, p, len);
+        else if (op === OP_SAMPLING_POPULATION) population = readUint(buf, p, len);
         else if (op === OP_TIME_RAW && t.cols[i] === T_SYS_INIT) init = readUint(buf, p, len);
         p += len;
       }
       this.count('options_records');
       this.dataRecords++;
-      if (interval >= 0) {
-        let rate = space >= 0 && interval > 0 ? (interval + space) / interval : interval;
-        if (rate === 0) rate = 1;
+      const rate = samplingRate(interval, selected, space, size, population);
+      if (rate > 0) {
         if (samplerId >= 0) dom.samplers.set(samplerId, rate);
         else dom.rate = rate;
       }
@@ -894,6 +906,18 @@ function firstSetOk(buf: Uint8Array, off: number, end: number, tpl: number, opt:
   return (id === tpl || id === opt || id >= 256) && len >= 4 && off + len <= end;
 }
 
+/**
+ * 1-in-N rate from what an exporter says about its sampler; 0 when it says nothing usable.
+ * n-out-of-N (RFC 5477 §8.2.4-5) wins, then count-based selected/space (§8.2.2-3), then the
+ * NetFlow v9 / IPFIX interval (IE 34 / 50). An interval of 0 means unsampled: rate 1.
+ */
+function samplingRate(interval: number, selected: number, space: number, size: number, population: number): number {
+  if (size > 0 && population > 0) return population / size;
+  if (selected > 0 && space >= 0) return (selected + space) / selected;
+  if (interval >= 0) return interval === 0 ? 1 : interval;
+  return 0;
+}
+
 // ---- byte readers (network order)
 
 function u32(buf: Uint8Array, p: number): number {
@@ -918,6 +942,11 @@ function readUint(buf: Uint8Array, p: number, len: number): number {
       return v;
     }
   }
+}
+
+function isZero16(buf: Uint8Array, p: number): boolean {
+  for (let i = 0; i < 16; i++) if (buf[p + i] !== 0) return false;
+  return true;
 }
 
 const textDecoder = new TextDecoder('utf-8', { fatal: false });

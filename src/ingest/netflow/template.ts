@@ -34,6 +34,9 @@ export const OP_STRING = 17;
 export const OP_END_REASON = 18;
 export const OP_FW_EVENT = 19;
 export const OP_REV_NUM = 20; // reverse counter: numeric column and the row is a biflow
+export const OP_PKT_SELECTED = 21; // samplingPacketInterval: packets taken in a row (RFC 5477 §8.2.2)
+export const OP_SAMPLING_SIZE = 22; // samplingSize: n of n-out-of-N (RFC 5477 §8.2.4)
+export const OP_SAMPLING_POPULATION = 23; // samplingPopulation: N of n-out-of-N (RFC 5477 §8.2.5)
 
 // Time slots (indexes into the decoder's scratch array).
 export const T_ABS_START = 0;
@@ -263,10 +266,15 @@ function fieldOp(type: number, pen: number, len: number): number {
       return num ? op(OP_SAMPLER_ID, 0) : OP_SKIP;
     case 34: // samplingInterval
     case 50: // samplerRandomInterval / v9 FLOW_SAMPLER_RANDOM_INTERVAL
-    case 305: // samplingPacketInterval
       return num ? op(OP_SAMPLING_INTERVAL, 0) : OP_SKIP;
+    case 305: // samplingPacketInterval
+      return num ? op(OP_PKT_SELECTED, 0) : OP_SKIP;
     case 306: // samplingPacketSpace
       return num ? op(OP_SAMPLING_SPACE, 0) : OP_SKIP;
+    case 309: // samplingSize
+      return num ? op(OP_SAMPLING_SIZE, 0) : OP_SKIP;
+    case 310: // samplingPopulation
+      return num ? op(OP_SAMPLING_POPULATION, 0) : OP_SKIP;
     default:
       return OP_SKIP;
   }
