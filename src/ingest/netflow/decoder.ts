@@ -20,11 +20,11 @@ import {
   OP_NUM,
   OP_NUM_FALLBACK,
   OP_PKT_SELECTED,
-  OP_SAMPLING_POPULATION,
-  OP_SAMPLING_SIZE,
   OP_REV_NUM,
   OP_SAMPLER_ID,
   OP_SAMPLING_INTERVAL,
+  OP_SAMPLING_POPULATION,
+  OP_SAMPLING_SIZE,
   OP_SAMPLING_SPACE,
   OP_SKIP,
   OP_STRING,
@@ -937,7 +937,7 @@ function readUint(buf: Uint8Array, p: number, len: number): number {
       return u32(buf, p) * TWO32 + u32(buf, p + 4);
     default: {
       let v = 0;
-      const n = len > 8 ? 8 : len;
+      const n = Math.min(len, 8);
       for (let i = 0; i < n; i++) v = v * 256 + buf[p + i];
       return v;
     }
