@@ -6,6 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { editDistance } from '../util/edit-distance.js';
 import { parseDuration, parseSize } from '../util/units.js';
 
 export interface Config {
@@ -303,20 +304,6 @@ export function nearest(word: string, candidates: string[]): string | undefined 
     }
   }
   return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const t = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = t;
-    }
-  }
-  return prev[b.length];
 }
 
 /** Markdown table of every setting and its default (for the README). */

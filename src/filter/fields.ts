@@ -2,6 +2,7 @@
 // column added with declareColumn() is filterable at once (DESIGN §2.1).
 
 import { allColumns, type ColumnDef, type ColumnType } from '../schema/columns.js';
+import { editDistance } from '../util/edit-distance.js';
 
 export interface FieldDescription {
   name: string;
@@ -46,6 +47,8 @@ export function fieldIndex(): FieldIndex {
   return index;
 }
 
+export { editDistance };
+
 /** The known word nearest to `word` (optimal string alignment distance), if reasonably close. */
 export function nearestField(word: string): string | undefined {
   let best: string | undefined;
@@ -58,25 +61,4 @@ export function nearestField(word: string): string | undefined {
     }
   }
   return best !== undefined && bestD <= Math.max(2, Math.floor(word.length * 0.4)) ? best : undefined;
-}
-
-/** Levenshtein distance where swapping two adjacent letters counts as one edit (typing slips). */
-export function editDistance(a: string, b: string): number {
-  const m = a.length;
-  const n = b.length;
-  const d: number[][] = Array.from({ length: m + 1 }, (_, i) => {
-    const row = new Array<number>(n + 1).fill(0);
-    row[0] = i;
-    return row;
-  });
-  for (let j = 0; j <= n; j++) d[0][j] = j;
-  for (let i = 1; i <= m; i++) {
-    for (let j = 1; j <= n; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[m][n];
 }

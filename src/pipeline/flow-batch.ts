@@ -233,6 +233,11 @@ export function formatIPv4(v: number): string {
 /** Text form of an address held as 4 words (RFC 5952: lower case, longest zero run compressed). */
 export function formatAddrWords(words: Uint32Array, o: number): string {
   if (isV4Mapped(words, o)) return formatIPv4(words[o + 3]);
+  return formatIPv6(words, o);
+}
+
+/** RFC 5952 text of the IPv6 address in 4 words at `o` (IPv4-mapped stays in IPv6 form). */
+export function formatIPv6(words: Uint32Array, o: number): string {
   const h = new Array<number>(8);
   for (let i = 0; i < 4; i++) {
     h[i * 2] = words[o + i] >>> 16;

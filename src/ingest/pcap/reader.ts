@@ -9,6 +9,8 @@
 //
 // Pure: bytes in, packets out; no file system access (the caller reads the file).
 
+import { formatIPv6 } from '../../pipeline/flow-batch.js';
+
 export interface CapturedPacket {
   tsMs: number;
   srcAddr: string;
@@ -314,29 +316,11 @@ function parseUdp(
   };
 }
 
+const v6Words = new Uint32Array(4);
 function formatV6(buf: Uint8Array, off: number): string {
-  const h: number[] = [];
-  for (let i = 0; i < 8; i++) h.push((buf[off + i * 2] << 8) | buf[off + i * 2 + 1]);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (h[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && h[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
+  for (let w = 0; w < 4; w++) {
+    const p = off + w * 4;
+    v6Words[w] = ((buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]) >>> 0;
   }
-  const hex = (a: number, b: number) =>
-    h
-      .slice(a, b)
-      .map((x) => x.toString(16))
-      .join(':');
-  if (bestStart < 0) return hex(0, 8);
-  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
+  return formatIPv6(v6Words, 0);
 }
