@@ -30,12 +30,17 @@ export interface ImportOptions {
   threads?: number;
 }
 
+/** Flows per commit during an import. */
+const COMMIT_EVERY = 1 << 20;
+
 export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
+  let flushedAt = 0;
   const counters = new ExporterCounters();
   const store = await openStore({ dir: opts.dataDir, memoryLimit: opts.memoryLimit, threads: opts.threads });
   const before = await store.count();
   const decoder = new FlowExportDecoder({ counters });
-  const pipeline = new IngestPipeline({ writer: store, counters });
+  const errors: string[] = [];
+  const pipeline = new IngestPipeline({ writer: store, counters, onError: (e) => errors.push(`store: ${e.message}`) });
   const s: ImportSummary = {
     files: 0,
     packets: 0,
@@ -68,6 +73,12 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
         s.exportPackets++;
         s.flows += decoder.decode(p.payload, p.srcAddr, p.tsMs, pipeline);
         if (pipeline.backlogFull) await pipeline.whenDrained();
+        // Commit as we go: one transaction per file would hold every row in memory until the end
+        // (and past DuckDB's memory_limit on large captures, losing the whole import).
+        if (s.flows - flushedAt >= COMMIT_EVERY) {
+          flushedAt = s.flows;
+          await pipeline.flush();
+        }
         if (opts.progress && (s.packets & 1023) === 0 && Date.now() - lastShown > 200) {
           lastShown = Date.now();
           opts.progress(`${file}: ${s.exportPackets} export packets, ${s.flows} flows`);
@@ -77,6 +88,7 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
     await pipeline.flush();
     for (const inv of decoder.inventory()) await store.putExporterState(inv.exporter, inv);
     s.stored = (await store.count()) - before;
+    s.errors.push(...errors);
   } finally {
     await store.close();
   }
