@@ -53,7 +53,7 @@ test('a column added with declareColumn() reaches the table and the query output
   await s.close();
   const types = await rawQuery(
     d,
-    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'flows' AND column_name LIKE 'x_%' ORDER BY 1",
+    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'flows_data' AND column_name LIKE 'x_%' ORDER BY 1",
   );
   assert.deepEqual(types, [
     ['x_label', 'VARCHAR'],
