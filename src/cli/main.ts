@@ -10,9 +10,7 @@ import { describeFields, FilterError } from '../filter/index.js';
 import { LocalQueryTarget, type Order, QueryError, type QueryTarget, RemoteQueryTarget } from '../query/service.js';
 import { openStore, readLock } from '../store/duckdb/index.js';
 import { parseDuration, parseTime } from '../util/units.js';
-import { importFiles } from './import.js';
 import { FORMATS, type Format, renderRows } from './output.js';
-import { startServer } from './serve.js';
 
 const USAGE = `flowwatch — network flow telemetry and security analytics
 
@@ -90,6 +88,8 @@ async function serve(args: string[]): Promise<number> {
     cfg.listen.ipfix = [];
   }
   if (values.http !== undefined) cfg.http.listen = values.http as string;
+  // Loaded per command: a query should not pay for the receivers, pino or the decoders.
+  const { startServer } = await import('./serve.js');
   const server = await startServer(cfg);
   let stopping = false;
   const onSignal = () => {
@@ -107,6 +107,7 @@ async function importCmd(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { data: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } });
   if (positionals.length === 0) throw new UsageError('import: name at least one pcap or pcapng file');
   const tty = process.stderr.isTTY && !values.quiet;
+  const { importFiles } = await import('./import.js');
   const summary = await importFiles({
     dataDir: (values.data as string) ?? './data',
     files: positionals,

@@ -5,7 +5,7 @@
 // error always names the offending key and a default is never documented in two places.
 
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { createRequire } from 'node:module';
 import { editDistance } from '../util/edit-distance.js';
 import { parseDuration, parseSize } from '../util/units.js';
 
@@ -200,6 +200,8 @@ export function loadConfig(file: string): Config {
   } catch (e) {
     throw new ConfigError(file, '', `cannot read: ${(e as Error).message}`);
   }
+  // yaml is loaded only here: most commands never read a config file.
+  const { parse: parseYaml, YAMLParseError } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   let doc: unknown;
   try {
     doc = parseYaml(text) ?? {};

@@ -7,23 +7,13 @@
 // validity mask as a bitmap built from batch.valid. Only strings need one native call per non-null
 // cell (vector_assign_string_element), taken from the batch dictionary.
 
-import {
-  BIGINT,
-  BOOLEAN,
-  type DuckDBAppender,
-  DuckDBDataChunk,
-  type DuckDBType,
-  LIST,
-  UBIGINT,
-  UHUGEINT,
-  UINTEGER,
-  USMALLINT,
-  UTINYINT,
-  VARCHAR,
-} from '@duckdb/node-api';
-import duckdb from '@duckdb/node-bindings';
+import type { DuckDBAppender, DuckDBType } from '@duckdb/node-api';
+import type { Vector } from '@duckdb/node-bindings';
 import type { FlowBatch, ListDict, StringDict } from '../../pipeline/flow-batch.js';
 import type { ColumnDef, ColumnType } from '../../schema/columns.js';
+import { api, bindings as duckdb } from './duckdb-api.js';
+
+const { BIGINT, BOOLEAN, DuckDBDataChunk, LIST, UBIGINT, UHUGEINT, UINTEGER, USMALLINT, UTINYINT, VARCHAR } = api;
 
 export const CHUNK_ROWS = duckdb.vector_size();
 
@@ -45,7 +35,7 @@ const TWO32 = 4294967296;
 
 /** Writes FlowBatch rows into a reused DataChunk shaped like `columns`, one chunk at a time. */
 export class ChunkWriter {
-  private readonly chunk: DuckDBDataChunk;
+  private readonly chunk: InstanceType<typeof DuckDBDataChunk>;
   private readonly types: ColumnType[];
   private readonly names: string[];
   /** Scratch for 8/16-byte integers and list entries: 4 u32 words per row. */
@@ -93,14 +83,7 @@ export class ChunkWriter {
     return this.map;
   }
 
-  private writeColumn(
-    vec: duckdb.Vector,
-    type: ColumnType,
-    batch: FlowBatch,
-    bc: number,
-    from: number,
-    n: number,
-  ): void {
+  private writeColumn(vec: Vector, type: ColumnType, batch: FlowBatch, bc: number, from: number, n: number): void {
     const valid = batch.valid[bc];
     const data = batch.data[bc];
     const mask = this.mask;
@@ -205,7 +188,7 @@ export class ChunkWriter {
     this.writeMask(vec);
   }
 
-  private writeMask(vec: duckdb.Vector): void {
+  private writeMask(vec: Vector): void {
     duckdb.vector_ensure_validity_writable(vec);
     duckdb.copy_data_to_vector_validity(vec, 0, this.mask.buffer, 0, this.mask.byteLength);
   }

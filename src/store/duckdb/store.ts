@@ -29,9 +29,9 @@
 
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
 import type { FlowBatch } from '../../pipeline/flow-batch.js';
-import { allColumns, type ColumnDef, findColumn, SCHEMA_VERSION } from '../../schema/columns.js';
+import { allColumns, C, type ColumnDef, findColumn, SCHEMA_VERSION } from '../../schema/columns.js';
 import { duckdbColumnType, flowsTableDDL, quoteIdent } from '../../schema/duckdb.js';
 import type {
   FlowRow,
@@ -46,8 +46,21 @@ import type {
   TopOptions,
 } from '../store.js';
 import { CHUNK_ROWS, ChunkWriter } from './chunk-writer.js';
+import { api } from './duckdb-api.js';
 import { acquireLock, releaseLock } from './lock.js';
-import { isRollupDim, MINUTE_MS, ROLLUP_1M, rollupDDL, rollupInsertSQL } from './rollup.js';
+import {
+  DST_SIDE,
+  isRollupDim,
+  MINUTE_MS,
+  ROLLUP_1M,
+  rollupDDL,
+  rollupInsertSQL,
+  SRC_SIDE,
+  TALKERS_1M,
+  talkersCompactSQL,
+  talkersDDL,
+  talkersInsertSQL,
+} from './rollup.js';
 import { toJs } from './values.js';
 
 export const DB_FILE = 'flows.duckdb';
@@ -59,6 +72,8 @@ const FLOWS_DATA = 'flows_data';
 const STAGE = 'flows_stage';
 /** The stage seen with every declared column (the rollup reads its dimensions through it). */
 const STAGE_VIEW = 'flows_stage_all';
+/** Partial talker rows that trigger a compaction at the next commit. */
+const TALKERS_COMPACT_ROWS = 1_000_000;
 /** Columns flows_data has from the start: what every source fills. */
 const BASE_COLUMNS = [
   'time_start',
@@ -92,7 +107,7 @@ export async function openStore(opts: StoreOptions): Promise<FlowStore> {
     acquireLock(opts.dir);
   }
   try {
-    const instance = await DuckDBInstance.create(path, {
+    const instance = await api.DuckDBInstance.create(path, {
       access_mode: readOnly ? 'READ_ONLY' : 'READ_WRITE',
       memory_limit: opts.memoryLimit || '1GB',
       threads: String(opts.threads || 2),
@@ -124,6 +139,11 @@ class DuckDBFlowStore implements FlowStore {
   private materialized: ColumnDef[] = [];
   private materializedNames = new Set<string>();
   private inTxn = false;
+  /** Talker partial rows inserted since the last compaction, and their earliest minute. */
+  private talkerPartials = 0;
+  private talkersDirtyFrom = Number.POSITIVE_INFINITY;
+  /** Earliest time_start among the staged rows. */
+  private stagedFrom = Number.POSITIVE_INFINITY;
   /** Rows in the stage not yet moved into flows. */
   private staged = 0;
   /** Rows appended in the open transaction. */
@@ -164,6 +184,7 @@ class DuckDBFlowStore implements FlowStore {
     );
     await this.loadMaterialized(c);
     await c.run(rollupDDL());
+    await c.run(talkersDDL());
     await this.createStage(c);
     await this.createViews(c, true);
     await this.createViews(this.rc, false);
@@ -186,7 +207,7 @@ class DuckDBFlowStore implements FlowStore {
 
   private async checkVersion(c: DuckDBConnection, write: boolean): Promise<void> {
     const has = await c.runAndReadAll(
-      "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'meta'",
+      "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'meta'",
     );
     if (Number(has.getRows()[0][0]) === 0) {
       if (!write) return;
@@ -207,7 +228,8 @@ class DuckDBFlowStore implements FlowStore {
   /** Which declared columns flows_data has. */
   private async loadMaterialized(c: DuckDBConnection): Promise<void> {
     const r = await c.runAndReadAll(
-      `SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = '${FLOWS_DATA}'`,
+      // pragma_table_info, not information_schema: the latter costs ~6 ms per open (measured).
+      `SELECT name FROM pragma_table_info('main.${FLOWS_DATA}')`,
     );
     const have = new Set(r.getRows().map((x) => String(x[0])));
     if (have.size === 0) throw new Error(`flow store ${this.opts.dir} has no ${FLOWS_DATA} table`);
@@ -298,6 +320,11 @@ class DuckDBFlowStore implements FlowStore {
         this.inTxn = true;
       }
       if (!this.appender) this.appender = await c.createAppender(STAGE, 'main', 'temp');
+      const ts = batch.data[C.time_start];
+      const tv = batch.valid[C.time_start];
+      let earliest = this.stagedFrom;
+      for (let r = 0; r < n; r++) if (tv[r] === 1 && ts[r] < earliest) earliest = ts[r];
+      this.stagedFrom = earliest;
       try {
         for (let from = 0; from < n; from += CHUNK_ROWS) {
           const m = Math.min(CHUNK_ROWS, n - from);
@@ -325,6 +352,7 @@ class DuckDBFlowStore implements FlowStore {
     const c = this.writer();
     try {
       await this.drainStage(c);
+      if (this.talkerPartials >= TALKERS_COMPACT_ROWS) await this.compactTalkers(c);
       await c.run('COMMIT');
     } catch (e) {
       await this.rollback();
@@ -334,6 +362,17 @@ class DuckDBFlowStore implements FlowStore {
     this.stored += this.pending;
     this.pending = 0;
     return this.stored;
+  }
+
+  /** Fold the talker partials written since the last compaction (inside the open transaction). */
+  private async compactTalkers(c: DuckDBConnection): Promise<void> {
+    if (this.talkerPartials === 0) return;
+    const from = Number.isFinite(this.talkersDirtyFrom)
+      ? Math.floor(this.talkersDirtyFrom / MINUTE_MS) * MINUTE_MS
+      : Number.MIN_SAFE_INTEGER;
+    for (const q of talkersCompactSQL(from)) await c.run(q);
+    this.talkerPartials = 0;
+    this.talkersDirtyFrom = Number.POSITIVE_INFINITY;
   }
 
   /**
@@ -347,6 +386,9 @@ class DuckDBFlowStore implements FlowStore {
     const cols = this.materialized.map((col) => quoteIdent(col.name)).join(', ');
     await c.run(`INSERT INTO ${FLOWS_DATA} (${cols}) SELECT ${cols} FROM ${STAGE}`);
     await c.run(rollupInsertSQL(STAGE_VIEW));
+    this.talkerPartials += (await c.run(talkersInsertSQL(STAGE))).rowsChanged;
+    this.talkersDirtyFrom = Math.min(this.talkersDirtyFrom, this.stagedFrom);
+    this.stagedFrom = Number.POSITIVE_INFINITY;
     await c.run(`DELETE FROM ${STAGE}`);
     this.staged = 0;
   }
@@ -383,6 +425,7 @@ class DuckDBFlowStore implements FlowStore {
       for (const [table, keep] of [
         [FLOWS_DATA, r.raw],
         [ROLLUP_1M, r.rollup1m],
+        [TALKERS_1M, r.rollup1m],
       ] as const) {
         if (!keep || keep <= 0 || !Number.isFinite(nowMs)) continue;
         const cutoff = Math.floor(nowMs - keep);
@@ -417,6 +460,14 @@ class DuckDBFlowStore implements FlowStore {
       if (this.closed) return;
       try {
         if (!this.readOnly) {
+          if (this.talkerPartials > 0) {
+            if (!this.inTxn) {
+              await this.writer().run('BEGIN TRANSACTION');
+              this.inTxn = true;
+            }
+            await this.drainStage(this.writer());
+            await this.compactTalkers(this.writer());
+          }
           await this.commit();
           this.appender?.closeSync();
           await this.wc?.run('CHECKPOINT');
@@ -473,6 +524,17 @@ class DuckDBFlowStore implements FlowStore {
   async top(o: TopOptions): Promise<PlannedResult> {
     const by = o.by.map(known);
     if (!['flows', 'packets', 'bytes'].includes(o.order)) throw new Error(`cannot order top by ${o.order}`);
+    if (answersFromTalkers(o, by)) {
+      const name = quoteIdent(by[0].name);
+      const side = by[0].name === 'src_addr' ? SRC_SIDE : DST_SIDE;
+      const { sql } = whereClause({ since: o.since, until: o.until });
+      const text =
+        `SELECT addr AS ${name}, SUM(flows) AS flows, SUM(packets) AS packets, SUM(bytes) AS bytes FROM ${TALKERS_1M}` +
+        `${sql ? `${sql} AND` : ' WHERE'} side = ${side} GROUP BY addr` +
+        ` ORDER BY ${o.order} DESC NULLS LAST, ${name} LIMIT ${limitOf(o.limit)}`;
+      const r = await this.rc.runAndReadAll(text);
+      return { rows: convertRows(r.getRowObjects()), table: TALKERS_1M };
+    }
     const table = planTable(
       o,
       by.map((c) => c.name),
@@ -525,6 +587,15 @@ function limitOf(n: number): number {
 function measures(table: string): string {
   const flows = table === ROLLUP_1M ? 'SUM(flows)' : 'COUNT(*)';
   return `${flows} AS flows, SUM(packets) AS packets, SUM(bytes) AS bytes`;
+}
+
+/** A top-N of one address side, unfiltered, over whole minutes: the talkers rollup answers it. */
+function answersFromTalkers(o: TopOptions, by: readonly ColumnDef[]): boolean {
+  if (by.length !== 1 || (by[0].name !== 'src_addr' && by[0].name !== 'dst_addr')) return false;
+  if (o.where && o.where.sql.trim() !== '') return false;
+  if (o.fieldsUsed && o.fieldsUsed.length > 0) return false;
+  for (const t of [o.since, o.until]) if (t !== undefined && t % MINUTE_MS !== 0) return false;
+  return true;
 }
 
 /**

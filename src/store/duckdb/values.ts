@@ -2,9 +2,10 @@
 // times and counters as numbers, lists as string[]. Only on query output (bounded rows), so plain
 // per-value code is fine here.
 
-import { DuckDBListValue, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBValue } from '@duckdb/node-api';
 import { formatAddrWords, formatMac } from '../../pipeline/flow-batch.js';
 import type { ColumnDef } from '../../schema/columns.js';
+import { api } from './duckdb-api.js';
 
 const W = 0xffffffffn;
 const words = new Uint32Array(4);
@@ -29,7 +30,7 @@ export function toJs(col: ColumnDef | undefined, v: DuckDBValue): unknown {
     case 'enum':
       return col.enumValues?.[Number(v)] ?? Number(v);
     case 'list':
-      return v instanceof DuckDBListValue ? v.items.map((x) => String(x)) : v;
+      return v instanceof api.DuckDBListValue ? v.items.map((x) => String(x)) : v;
     case 'time':
     case 'u64':
       return Number(v);
