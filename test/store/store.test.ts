@@ -188,7 +188,7 @@ describe('DuckDB flow store', () => {
     );
     assert.deepEqual(proto.rows, protoRaw.rows);
 
-    assert.equal((await s.top({ by: ['src_addr'], order: 'flows', limit: 3 })).table, 'talkers_1m');
+    assert.equal((await s.top({ by: ['src_addr'], order: 'flows', limit: 3 })).table, 'talkers_5m');
     const filtered = { sql: 'dst_port = $1', params: [443] };
     assert.equal(
       (await s.top({ by: ['proto'], order: 'flows', limit: 3, where: filtered, fieldsUsed: ['dst_port'] })).table,
@@ -220,10 +220,10 @@ describe('DuckDB flow store', () => {
     const check = async (phase: string) => {
       for (const by of ['src_addr', 'dst_addr'])
         for (const order of ['flows', 'packets', 'bytes'] as const)
-          for (const since of [undefined, t0 + 120_000]) {
+          for (const since of [undefined, t0 + 300_000, t0 + 120_000]) {
             const fast = await s.top({ by: [by], order, limit: 25, since });
             const scan = await s.top({ by: [by], order, limit: 25, since, where: all });
-            assert.equal(fast.table, 'talkers_1m', phase);
+            assert.equal(fast.table, since === t0 + 120_000 ? 'flows' : 'talkers_5m', phase);
             assert.equal(scan.table, 'flows', phase);
             assert.deepEqual(fast.rows, scan.rows, `${phase}: top ${by} by ${order} since ${since}`);
           }
@@ -231,14 +231,14 @@ describe('DuckDB flow store', () => {
     // Several flushes leave partial sums per (minute, address); late rows land in old minutes.
     for (let k = 0; k < 4; k++) {
       synth.fill(b);
-      if (k === 3) for (let r = 0; r < b.length; r += 7) b.setNum(C.time_start, r, t0 + (r % 5) * 60_000);
+      if (k === 3) for (let r = 0; r < b.length; r += 7) b.setNum(C.time_start, r, t0 + (r % 5) * 300_000);
       await s.append(b);
       await s.flush();
     }
     await check('partial sums');
     await s.close();
-    const [[rows]] = await rawQuery(d, 'SELECT count(*) - count(DISTINCT (time_start, side, addr)) FROM talkers_1m');
-    assert.equal(Number(rows), 0, 'compaction on close leaves one row per minute, side and address');
+    const [[rows]] = await rawQuery(d, 'SELECT count(*) - count(DISTINCT (time_start, side, addr)) FROM talkers_5m');
+    assert.equal(Number(rows), 0, 'compaction on close leaves one row per bucket, side and address');
     const r = await openStore({ dir: d, readOnly: true });
     const fast = await r.top({ by: ['src_addr'], order: 'bytes', limit: 10 });
     const scan = await r.top({ by: ['src_addr'], order: 'bytes', limit: 10, where: all });
@@ -257,8 +257,8 @@ describe('DuckDB flow store', () => {
     await s.append(b);
     await s.flush();
     const deleted = await s.enforceRetention(now);
-    // the 30-h-old flow's minute: one flows_1m row, one talkers row per side (null addresses)
-    assert.deepEqual(deleted, { flows: 3, flows_1m: 1, talkers_1m: 2 });
+    // the 30-h-old flow: one flows_1m row, one talkers row per side (null addresses)
+    assert.deepEqual(deleted, { flows: 3, flows_1m: 1, talkers_5m: 2 });
     const left = (await s.queryFlows({ limit: 10, fields: ['time_start'] })).map((r) => now - (r.time_start as number));
     assert.deepEqual(left, [2 * hour, hour, 0]);
     const st = await s.stats();

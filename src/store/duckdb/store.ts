@@ -56,7 +56,8 @@ import {
   rollupDDL,
   rollupInsertSQL,
   SRC_SIDE,
-  TALKERS_1M,
+  TALKERS_5M,
+  TALKERS_BUCKET_MS,
   talkersCompactSQL,
   talkersDDL,
   talkersInsertSQL,
@@ -368,7 +369,7 @@ class DuckDBFlowStore implements FlowStore {
   private async compactTalkers(c: DuckDBConnection): Promise<void> {
     if (this.talkerPartials === 0) return;
     const from = Number.isFinite(this.talkersDirtyFrom)
-      ? Math.floor(this.talkersDirtyFrom / MINUTE_MS) * MINUTE_MS
+      ? Math.floor(this.talkersDirtyFrom / TALKERS_BUCKET_MS) * TALKERS_BUCKET_MS
       : Number.MIN_SAFE_INTEGER;
     for (const q of talkersCompactSQL(from)) await c.run(q);
     this.talkerPartials = 0;
@@ -425,7 +426,7 @@ class DuckDBFlowStore implements FlowStore {
       for (const [table, keep] of [
         [FLOWS_DATA, r.raw],
         [ROLLUP_1M, r.rollup1m],
-        [TALKERS_1M, r.rollup1m],
+        [TALKERS_5M, r.rollup1m],
       ] as const) {
         if (!keep || keep <= 0 || !Number.isFinite(nowMs)) continue;
         const cutoff = Math.floor(nowMs - keep);
@@ -529,11 +530,11 @@ class DuckDBFlowStore implements FlowStore {
       const side = by[0].name === 'src_addr' ? SRC_SIDE : DST_SIDE;
       const { sql } = whereClause({ since: o.since, until: o.until });
       const text =
-        `SELECT addr AS ${name}, SUM(flows) AS flows, SUM(packets) AS packets, SUM(bytes) AS bytes FROM ${TALKERS_1M}` +
+        `SELECT addr AS ${name}, SUM(flows) AS flows, SUM(packets) AS packets, SUM(bytes) AS bytes FROM ${TALKERS_5M}` +
         `${sql ? `${sql} AND` : ' WHERE'} side = ${side} GROUP BY addr` +
         ` ORDER BY ${o.order} DESC NULLS LAST, ${name} LIMIT ${limitOf(o.limit)}`;
       const r = await this.rc.runAndReadAll(text);
-      return { rows: convertRows(r.getRowObjects()), table: TALKERS_1M };
+      return { rows: convertRows(r.getRowObjects()), table: TALKERS_5M };
     }
     const table = planTable(
       o,
@@ -589,12 +590,12 @@ function measures(table: string): string {
   return `${flows} AS flows, SUM(packets) AS packets, SUM(bytes) AS bytes`;
 }
 
-/** A top-N of one address side, unfiltered, over whole minutes: the talkers rollup answers it. */
+/** A top-N of one address side, unfiltered, over whole 5-minute buckets: the talkers rollup answers it. */
 function answersFromTalkers(o: TopOptions, by: readonly ColumnDef[]): boolean {
   if (by.length !== 1 || (by[0].name !== 'src_addr' && by[0].name !== 'dst_addr')) return false;
   if (o.where && o.where.sql.trim() !== '') return false;
   if (o.fieldsUsed && o.fieldsUsed.length > 0) return false;
-  for (const t of [o.since, o.until]) if (t !== undefined && t % MINUTE_MS !== 0) return false;
+  for (const t of [o.since, o.until]) if (t !== undefined && t % TALKERS_BUCKET_MS !== 0) return false;
   return true;
 }
 
