@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { FlowExportDecoder, looksLikeFlowExport } from '../ingest/netflow/decoder.js';
 import { readUdpPackets } from '../ingest/pcap/reader.js';
 import { ExporterCounters } from '../pipeline/counters.js';
+import { exporterStates } from '../pipeline/exporter-state.js';
 import { IngestPipeline } from '../pipeline/ingest.js';
 import { openStore } from '../store/duckdb/index.js';
 
@@ -25,7 +26,8 @@ export interface ImportSummary {
 export interface ImportOptions {
   dataDir: string;
   files: string[];
-  progress?: (text: string) => void;
+  /** Called now and then with the fraction of the current file read and a status line. */
+  progress?: (fraction: number, text: string) => void;
   memoryLimit?: string;
   threads?: number;
 }
@@ -81,12 +83,16 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
         }
         if (opts.progress && (s.packets & 1023) === 0 && Date.now() - lastShown > 200) {
           lastShown = Date.now();
-          opts.progress(`${file}: ${s.exportPackets} export packets, ${s.flows} flows`);
+          // Payloads are views into the file buffer: their offset is how far the read has come.
+          const done = (p.payload.byteOffset - buf.byteOffset + p.payload.length) / buf.length;
+          opts.progress(done, `${file}: ${s.exportPackets} export packets, ${s.flows} flows`);
         }
       }
     }
     await pipeline.flush();
-    for (const inv of decoder.inventory()) await store.putExporterState(inv.exporter, inv);
+    const previous = await store.exporterStates();
+    for (const st of exporterStates(decoder.inventory(), counters, previous))
+      await store.putExporterState(st.exporter, st);
     s.stored = (await store.count()) - before;
     s.errors.push(...errors);
   } finally {

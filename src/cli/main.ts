@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, configReference, defaultConfig, loadConfig, splitHostPort } from '../config/config.js';
 import { describeFields, FilterError } from '../filter/index.js';
+import type { ExporterState } from '../pipeline/exporter-state.js';
 import { LocalQueryTarget, type Order, QueryError, type QueryTarget, RemoteQueryTarget } from '../query/service.js';
 import { openStore, readLock } from '../store/duckdb/index.js';
-import { parseDuration, parseTime } from '../util/units.js';
+import { formatTime, parseDuration, parseTime } from '../util/units.js';
 import { FORMATS, type Format, renderRows } from './output.js';
 
 const USAGE = `flowwatch — network flow telemetry and security analytics
@@ -111,7 +112,7 @@ async function importCmd(args: string[]): Promise<number> {
   const summary = await importFiles({
     dataDir: (values.data as string) ?? './data',
     files: positionals,
-    progress: tty ? (t) => process.stderr.write(`\r\x1b[K${t}`) : undefined,
+    progress: tty ? (f, t) => process.stderr.write(`\r\x1b[K${progressBar(f)} ${t}`) : undefined,
   });
   if (tty) process.stderr.write('\r\x1b[K');
   const lost = Object.entries(summary.counters)
@@ -129,6 +130,12 @@ async function importCmd(args: string[]): Promise<number> {
       (summary.errors.length ? `errors:\n${summary.errors.map((e) => `  ${e}`).join('\n')}\n` : ''),
   );
   return summary.errors.length && summary.files === 0 ? 1 : 0;
+}
+
+function progressBar(fraction: number, width = 30): string {
+  const f = Math.min(1, Math.max(0, fraction));
+  const full = Math.round(f * width);
+  return `[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${(f * 100).toFixed(0).padStart(3)}%`;
 }
 
 /** The store of `dir`: through a running server when one owns it, otherwise opened read-only. */
@@ -270,23 +277,53 @@ async function stats(args: string[]): Promise<number> {
   return 0;
 }
 
+interface TableInfo {
+  rows: number;
+  minTimeMs?: number | null;
+  maxTimeMs?: number | null;
+}
+
 function renderStats(s: Record<string, unknown>): string {
   const out: string[] = [];
-  const store = (s.store ?? {}) as Record<string, unknown>;
-  out.push('store:');
-  for (const [k, v] of Object.entries(store)) out.push(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`);
-  const exporters = (s.exporters ?? {}) as Record<string, Record<string, unknown>>;
+  const store = (s.store ?? {}) as {
+    dir?: string;
+    schemaVersion?: number;
+    bytesOnDisk?: number;
+    tables?: Record<string, TableInfo>;
+  };
+  const tables = store.tables ?? {};
+  const range = (t: TableInfo) =>
+    t.minTimeMs != null && t.maxTimeMs != null ? ` (${formatTime(t.minTimeMs)} … ${formatTime(t.maxTimeMs)})` : '';
+  out.push(
+    `store ${store.dir ?? ''}: schema v${store.schemaVersion ?? '?'}, ${((store.bytesOnDisk ?? 0) / 1e6).toFixed(1)} MB on disk`,
+  );
+  for (const [name, t] of Object.entries(tables))
+    out.push(`  ${name}: ${t.rows.toLocaleString('en-US')} rows${range(t)}`);
+  const exporters = (s.exporters ?? {}) as Record<string, Partial<ExporterState>>;
   for (const [name, st] of Object.entries(exporters)) {
-    out.push(`exporter ${name}:`);
-    for (const [k, v] of Object.entries(st)) {
-      if (k === 'exporter') continue;
-      out.push(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`);
+    const protocols = [...new Set((st.domains ?? []).map((d) => d.protocol))].join(', ');
+    out.push(
+      `exporter ${name}${protocols ? ` (${protocols})` : ''}${st.updatedMs ? `, as of ${formatTime(st.updatedMs)}` : ''}`,
+    );
+    for (const d of st.domains ?? []) {
+      const tpl = d.templates.map((t) => `${t.id} ${t.kind} ${t.fieldCount} fields`).join(', ') || 'none';
+      const samplers = Object.entries(d.samplingRates ?? {}).map(([id, r]) => `sampler ${id} 1:${r}`);
+      if (d.samplingRate) samplers.unshift(`1:${d.samplingRate}`);
+      out.push(`  domain ${d.observationDomain}: templates ${tpl}; sampling ${samplers.join(', ') || 'none exported'}`);
+      if (d.pendingSets) out.push(`    ${d.pendingSets} data sets waiting for their template`);
     }
+    const c = st.counters ?? {};
+    if (Object.keys(c).length)
+      out.push(
+        `  counters: ${Object.entries(c)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`,
+      );
   }
-  const counters = s.counters as Record<string, Record<string, number>> | undefined;
-  if (counters) {
-    out.push('counters (since server start):');
-    for (const [e, m] of Object.entries(counters))
+  const live = s.counters as Record<string, Record<string, number>> | undefined;
+  if (live) {
+    out.push('live counters (since the server started):');
+    for (const [e, m] of Object.entries(live))
       out.push(
         `  ${e}: ${Object.entries(m)
           .map(([k, v]) => `${k}=${v}`)

@@ -7,6 +7,7 @@ import type { Config } from '../config/config.js';
 import { FlowExportDecoder } from '../ingest/netflow/decoder.js';
 import { UdpReceiver } from '../ingest/udp/receiver.js';
 import { type CounterName, ExporterCounters } from '../pipeline/counters.js';
+import { exporterStates } from '../pipeline/exporter-state.js';
 import { IngestPipeline } from '../pipeline/ingest.js';
 import { LocalQueryTarget } from '../query/service.js';
 import { openStore, setLockApi } from '../store/duckdb/index.js';
@@ -106,8 +107,11 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     return flushing;
   };
   const flushTimer = setInterval(flush, cfg.store.flushInterval);
+  // Counters of earlier runs, so the stored totals keep counting across restarts.
+  const previousStates = await store.exporterStates();
   const saveState = async () => {
-    for (const inv of decoder.inventory()) await store.putExporterState(inv.exporter, inv);
+    for (const st of exporterStates(decoder.inventory(), counters, previousStates))
+      await store.putExporterState(st.exporter, st);
   };
   const stateTimer = setInterval(() => void saveState().catch(() => {}), 10_000);
   const retentionTimer = setInterval(

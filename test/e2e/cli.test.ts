@@ -203,6 +203,13 @@ describe('flowwatch serve, query and import on real captures', { skip }, () => {
       'json',
     );
     assert.deepEqual(asMap(JSON.parse(out)), expected);
+    // stats: per exporter the templates, the sampling learned from options data (pmacct's capture
+    // 104 is 1-in-256, which nfacctd applies to its counters too) and the counters by reason.
+    const stats = await flowwatch('stats', '--data', dir);
+    assert.match(stats, /exporter 2a02:a90:4007:700::54 \(ipfix\)/);
+    assert.match(stats, /sampler 1 1:256/);
+    const flowCounters = [...stats.matchAll(/counters: .*\bflows=(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+    assert.equal(flowCounters, expectedFlows);
     const ts = JSON.parse(
       await flowwatch('timeseries', '--data', dir, '--interval', '1h', '--format', 'json'),
     ) as Totals[];
