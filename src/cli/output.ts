@@ -1,7 +1,7 @@
 // Output of query results: table (aligned, for people), csv, json (one array), ndjson.
 // Addresses are already text from the store; times become ISO 8601 UTC; lists join with ','.
 
-import { findColumn } from '../schema/columns.js';
+import { findColumn, PROTOCOL_NAMES } from '../schema/columns.js';
 import { formatTime } from '../util/units.js';
 
 export type Format = 'table' | 'csv' | 'json' | 'ndjson';
@@ -19,6 +19,23 @@ function jsonValue(name: string, v: unknown): unknown {
   if (typeof v === 'bigint') return Number(v);
   if (typeof v === 'number' && isTimeField(name)) return formatTime(v);
   return v;
+}
+
+const PROTO_TEXT = new Map<number, string>();
+for (const [name, n] of Object.entries(PROTOCOL_NAMES)) if (!PROTO_TEXT.has(n)) PROTO_TEXT.set(n, name.toUpperCase());
+const TCP_FLAGS = 'CEUAPRSF'; // bits 7..0: CWR ECE URG ACK PSH RST SYN FIN
+
+/** What a person reads in a table, as nfdump prints it: protocol names, TCP flags as letters. */
+function humanValue(name: string, v: unknown): string {
+  if (typeof v === 'number') {
+    if (name === 'proto') return PROTO_TEXT.get(v) ?? String(v);
+    if (name === 'tcp_flags') {
+      let out = '';
+      for (let i = 0; i < 8; i++) out += v & (0x80 >> i) ? TCP_FLAGS[i] : '.';
+      return out;
+    }
+  }
+  return textValue(name, v);
 }
 
 function textValue(name: string, v: unknown): string {
@@ -45,7 +62,7 @@ export function renderRows(rows: Row[], columns: string[], format: Format): stri
         .map((l) => `${l}\n`)
         .join('');
     case 'table': {
-      const cells = rows.map((r) => columns.map((c) => textValue(c, r[c])));
+      const cells = rows.map((r) => columns.map((c) => humanValue(c, r[c])));
       const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i].length)));
       const numeric = columns.map(
         (_, i) => cells.length > 0 && cells.every((row) => row[i] === '' || /^-?\d+(\.\d+)?$/.test(row[i])),

@@ -49,11 +49,17 @@ export function fieldIndex(): FieldIndex {
 
 export { editDistance };
 
-/** The known word nearest to `word` (optimal string alignment distance), if reasonably close. */
-export function nearestField(word: string): string | undefined {
+/**
+ * The known word nearest to `word` (optimal string alignment distance), if reasonably close.
+ * After `src`/`dst`/`any` only words naming a src_/dst_ pair are candidates ("dst prot" →
+ * "port", not "proto").
+ */
+export function nearestField(word: string, pairedOnly = false): string | undefined {
   let best: string | undefined;
   let bestD = Number.POSITIVE_INFINITY;
-  for (const k of fieldIndex().keys()) {
+  for (const [k, cols] of fieldIndex()) {
+    if (pairedOnly && !cols.some((c) => /^(src|dst)_/.test(c.name) && c.keyword !== undefined && k !== c.name))
+      continue;
     const d = editDistance(word, k);
     if (d < bestD || (d === bestD && best !== undefined && k.length > best.length)) {
       best = k;

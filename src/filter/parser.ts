@@ -152,7 +152,7 @@ class Parser {
       if (!side && Object.hasOwn(PROTOCOL_NAMES, word)) {
         return cmp(first.pos, written, [protoColumn()], '=', [{ kind: 'number', value: PROTOCOL_NAMES[word] }]);
       }
-      const near = nearestField(word);
+      const near = nearestField(word, side !== undefined);
       throw new FilterError(
         `unknown field "${fieldTok.text}" at column ${fieldTok.pos}${near ? `; did you mean "${near}"?` : ''}`,
         fieldTok.pos,

@@ -34,3 +34,17 @@ test('csv quotes cells that need it; table right-aligns numbers', () => {
   assert.match(table[2], /2001:db8::1\s+40$/);
   assert.equal(table[1].indexOf('1500') + 4, table[2].indexOf('40') + 2);
 });
+
+test('tables show protocol names and TCP flags as nfdump does; csv and json keep numbers', () => {
+  const r = [
+    { proto: 6, tcp_flags: 0x1b },
+    { proto: 17, tcp_flags: 0 },
+    { proto: 250, tcp_flags: 0xc2 },
+  ];
+  const table = renderRows(r, ['proto', 'tcp_flags'], 'table').split('\n');
+  assert.match(table[1], /^TCP\s+\.\.\.AP\.SF$/);
+  assert.match(table[2], /^UDP\s+\.{8}$/);
+  assert.match(table[3], /^250\s+CE\.\.\.\.S\.$/);
+  assert.equal(renderRows(r, ['proto', 'tcp_flags'], 'csv').split('\n')[1], '6,27');
+  assert.deepEqual(JSON.parse(renderRows(r, ['proto'], 'json'))[0], { proto: 6 });
+});
