@@ -37,6 +37,7 @@ const COMMIT_EVERY = 1 << 20;
 
 export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
   let flushedAt = 0;
+  let lastPacketMs = Date.now();
   const counters = new ExporterCounters();
   const store = await openStore({ dir: opts.dataDir, memoryLimit: opts.memoryLimit, threads: opts.threads });
   const before = await store.count();
@@ -73,6 +74,7 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
           continue;
         }
         s.exportPackets++;
+        lastPacketMs = p.tsMs;
         s.flows += decoder.decode(p.payload, p.srcAddr, p.tsMs, pipeline);
         if (pipeline.backlogFull) await pipeline.whenDrained();
         // Commit as we go: one transaction per file would hold every row in memory until the end
@@ -89,6 +91,8 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
         }
       }
     }
+    // The coverage series of an import sits at the capture's last minute.
+    for (const [exporter, c] of Object.entries(counters.snapshot())) store.recordCoverage(lastPacketMs, exporter, c);
     await pipeline.flush();
     const previous = await store.exporterStates();
     for (const st of exporterStates(decoder.inventory(), counters, previous))

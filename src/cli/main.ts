@@ -147,6 +147,17 @@ async function openTarget(dir: string): Promise<QueryTarget> {
   return new LocalQueryTarget(await openStore({ dir, readOnly: true }));
 }
 
+/** Totals are only as complete as the collection: say so on stderr, leaving stdout to the data. */
+function noteLosses(losses: Record<string, number> | undefined): void {
+  if (!losses) return;
+  const what = Object.entries(losses)
+    .map(([k, v]) => `${k.replace(/_/g, ' ')} ${v}`)
+    .join(', ');
+  process.stderr.write(
+    `flowwatch: note: these totals miss what was lost before the store in this time range: ${what}\n`,
+  );
+}
+
 function timeArg(name: string, v: unknown): number | undefined {
   if (v === undefined) return undefined;
   const t = parseTime(v as string);
@@ -217,11 +228,13 @@ async function query(args: string[]): Promise<number> {
       const limit = intArg('top', values.top ?? values.limit, 10);
       const r = await target.top({ filter, since, until, by, order, limit });
       process.stdout.write(renderRows(r.rows, [...by, 'flows', 'packets', 'bytes'], format));
+      noteLosses(r.losses);
     } else {
       if (values.order !== undefined) throw new UsageError('--order goes with --top');
       const fields = listArg(values.fields) ?? DEFAULT_FIELDS;
       const r = await target.flows({ filter, since, until, fields, limit: intArg('limit', values.limit, 20) });
       process.stdout.write(renderRows(r.rows, fields, format));
+      noteLosses(r.losses);
     }
   } finally {
     await target.close();
@@ -255,6 +268,7 @@ async function timeseries(args: string[]): Promise<number> {
     });
     const cols = ['t', ...(by ? [by] : []), 'flows', 'packets', 'bytes'];
     process.stdout.write(renderRows(r.rows, cols, format));
+    noteLosses(r.losses);
   } finally {
     await target.close();
   }

@@ -6,7 +6,7 @@ import { ApiServer, type Metric } from '../api/server.js';
 import type { Config } from '../config/config.js';
 import { FlowExportDecoder } from '../ingest/netflow/decoder.js';
 import { UdpReceiver } from '../ingest/udp/receiver.js';
-import { type CounterName, ExporterCounters } from '../pipeline/counters.js';
+import { CounterDeltas, type CounterName, ExporterCounters } from '../pipeline/counters.js';
 import { exporterStates } from '../pipeline/exporter-state.js';
 import { IngestPipeline } from '../pipeline/ingest.js';
 import { LocalQueryTarget } from '../query/service.js';
@@ -92,11 +92,22 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     }
   })();
 
+  // Counter growth per exporter (and kernel drops per listener) goes into the coverage series
+  // with each commit, under the minute it was counted in.
+  const deltas = new CounterDeltas();
+  const recordCoverage = () => {
+    const snap = counters.snapshot();
+    for (const [listener, drops] of receiver.kernelDrops()) snap[`listener:${listener}`] = { kernel_drops: drops };
+    const minute = Date.now();
+    for (const [exporter, d] of Object.entries(deltas.take(snap))) store.recordCoverage(minute, exporter, d);
+  };
+
   let flushing: Promise<void> | undefined;
   const flush = () => {
     if (flushing) return flushing;
     flushing = (async () => {
       try {
+        recordCoverage();
         stored = await pipeline.flush();
       } catch (err) {
         log.error({ err: (err as Error).message }, 'flush failed');
@@ -161,6 +172,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     for (let d = receiver.shift(); d !== undefined; d = receiver.shift())
       decoder.decode(d.payload, d.exporter, d.receivedMs, pipeline);
     if (flushing) await flushing;
+    recordCoverage();
     stored = await pipeline.flush();
     await saveState();
     await api?.stop();

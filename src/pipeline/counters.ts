@@ -50,3 +50,21 @@ export class ExporterCounters {
     return out;
   }
 }
+
+/** What each counter gained since the previous call: what a coverage series records per minute. */
+export class CounterDeltas {
+  private last: Record<string, Partial<Record<CounterName, number>>> = {};
+
+  take(current: Record<string, Partial<Record<CounterName, number>>>): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [exporter, m] of Object.entries(current)) {
+      const prev = this.last[exporter] ?? {};
+      for (const [name, v] of Object.entries(m) as [CounterName, number][]) {
+        const d = v - (prev[name] ?? 0);
+        if (d !== 0) (out[exporter] ??= {})[name] = d;
+      }
+    }
+    this.last = structuredClone(current);
+    return out;
+  }
+}

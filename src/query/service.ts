@@ -40,6 +40,30 @@ export interface QueryResult {
   rows: Row[];
   /** The table that answered (flows or a rollup). */
   table?: string;
+  /**
+   * What was lost before the store over the minutes the answer covers, by reason (summed over
+   * exporters); absent when nothing was. Units are the counters': sequence_lost in records the
+   * exporters numbered (v9: export packets), kernel/queue drops in datagrams.
+   */
+  losses?: Record<string, number>;
+}
+
+/** Counters that are losses, not throughput. */
+const LOSS_COUNTERS = new Set([
+  'kernel_drops',
+  'queue_drops',
+  'sequence_lost',
+  'template_missing',
+  'malformed',
+  'unsupported',
+  'store_errors',
+]);
+
+export function summariseLosses(coverage: Record<string, Record<string, number>>): Record<string, number> | undefined {
+  const out: Record<string, number> = {};
+  for (const m of Object.values(coverage))
+    for (const [k, v] of Object.entries(m)) if (LOSS_COUNTERS.has(k) && v > 0) out[k] = (out[k] ?? 0) + v;
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** What the CLI talks to: the store in this process, or a running server over HTTP. */
@@ -89,7 +113,7 @@ export class LocalQueryTarget implements QueryTarget {
       orderBy: req.orderBy,
       desc: req.desc,
     });
-    return { rows, table: 'flows' };
+    return { rows, table: 'flows', losses: await this.losses(req) };
   }
 
   async top(req: TopRequest): Promise<QueryResult> {
@@ -104,7 +128,11 @@ export class LocalQueryTarget implements QueryTarget {
       order: req.order,
       limit: req.limit,
     });
-    return { rows: r.rows, table: r.table };
+    return { rows: r.rows, table: r.table, losses: await this.losses(req) };
+  }
+
+  private async losses(range: { since?: number; until?: number }): Promise<Record<string, number> | undefined> {
+    return summariseLosses(await this.store.coverage({ since: range.since, until: range.until }));
   }
 
   async timeseries(req: TimeseriesRequest): Promise<QueryResult> {
@@ -118,7 +146,7 @@ export class LocalQueryTarget implements QueryTarget {
       intervalMs: req.intervalMs,
       by: req.by,
     });
-    return { rows: r.rows, table: r.table };
+    return { rows: r.rows, table: r.table, losses: await this.losses(req) };
   }
 
   async stats(): Promise<Record<string, unknown>> {

@@ -102,6 +102,13 @@ export interface FlowStore {
   timeseries(opts: TimeseriesOptions): Promise<PlannedResult>;
   stats(): Promise<StoreStats>;
   putExporterState(exporter: string, state: object): Promise<void>;
+  /**
+   * Add counter values (by reason: flows, sequence_lost, kernel_drops, …) for an exporter and the
+   * minute they were counted in; written with the next commit.
+   */
+  recordCoverage(minuteMs: number, exporter: string, counts: Record<string, number>): void;
+  /** Counter sums per exporter over the minutes that overlap the range. */
+  coverage(range: { since?: number; until?: number }): Promise<Record<string, Record<string, number>>>;
   /** Exporter → last state stored. */
   exporterStates(): Promise<Record<string, unknown>>;
   /** Delete rows older than each table's retention; returns rows deleted per table. */

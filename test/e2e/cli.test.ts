@@ -161,6 +161,22 @@ describe('flowwatch serve, query and import on real captures', { skip }, () => {
       assert.deepEqual(asMap(JSON.parse(out)), expected);
     });
 
+    test("totals say what was lost before the store (the exporters' own sequence gaps)", async () => {
+      // The captures have real gaps in their export sequence numbers (sequence.test.ts checks the
+      // counting against the headers). The stored coverage series must carry the same total as
+      // the live counters, and the CLI reports it on stderr next to the answer.
+      const { stderr } = await run(process.execPath, [CLI, 'query', '--data', dir, '--top', '5', '--by', 'proto']);
+      const m = /sequence lost (\d+)/.exec(stderr);
+      assert.ok(m, `no loss note in: ${stderr}`);
+      const metrics = await (await fetch(`${http}/metrics`)).text();
+      const lost = [...metrics.matchAll(/^flowwatch_sequence_lost_total\{exporter="[^"]+"\} (\d+)$/gm)].reduce(
+        (a, x) => a + Number(x[1]),
+        0,
+      );
+      assert.ok(lost > 0);
+      assert.equal(Number(m[1]), lost);
+    });
+
     test('a filter selects what tshark says it should', async () => {
       const out = await flowwatch(
         'query',

@@ -73,6 +73,13 @@ const FLOWS_DATA = 'flows_data';
 const STAGE = 'flows_stage';
 /** The stage seen with every declared column (the rollup reads its dimensions through it). */
 const STAGE_VIEW = 'flows_stage_all';
+/**
+ * Counters by reason per exporter and minute of receipt (issue: "loss you can see"): written in
+ * the same transaction as the flows they describe, as partial sums, so any total over a time
+ * range can say how much was lost before it reached the store, and why.
+ */
+const COVERAGE = 'coverage_1m';
+const COVERAGE_DDL = `CREATE TABLE IF NOT EXISTS ${COVERAGE} (time_start BIGINT, exporter VARCHAR, counter VARCHAR, value BIGINT)`;
 /** Partial talker rows that trigger a compaction at the next commit. */
 const TALKERS_COMPACT_ROWS = 1_000_000;
 /** Columns flows_data has from the start: what every source fills. */
@@ -140,6 +147,8 @@ class DuckDBFlowStore implements FlowStore {
   private materialized: ColumnDef[] = [];
   private materializedNames = new Set<string>();
   private inTxn = false;
+  /** Coverage rows waiting for the next commit. */
+  private coveragePending: [number, string, string, number][] = [];
   /** Talker partial rows inserted since the last compaction, and their earliest minute. */
   private talkerPartials = 0;
   private talkersDirtyFrom = Number.POSITIVE_INFINITY;
@@ -189,6 +198,7 @@ class DuckDBFlowStore implements FlowStore {
     await this.createStage(c);
     await this.createViews(c, true);
     await this.createViews(this.rc, false);
+    await c.run(COVERAGE_DDL);
     await c.run(
       'CREATE TABLE IF NOT EXISTS exporters (exporter VARCHAR PRIMARY KEY, updated_ms BIGINT NOT NULL, state VARCHAR NOT NULL)',
     );
@@ -349,11 +359,16 @@ class DuckDBFlowStore implements FlowStore {
   }
 
   private async commit(): Promise<number> {
-    if (!this.inTxn) return this.stored;
+    if (!this.inTxn && this.coveragePending.length === 0) return this.stored;
     const c = this.writer();
     try {
+      if (!this.inTxn) {
+        await c.run('BEGIN TRANSACTION');
+        this.inTxn = true;
+      }
       await this.drainStage(c);
       if (this.talkerPartials >= TALKERS_COMPACT_ROWS) await this.compactTalkers(c);
+      await this.writeCoverage(c);
       await c.run('COMMIT');
     } catch (e) {
       await this.rollback();
@@ -363,6 +378,39 @@ class DuckDBFlowStore implements FlowStore {
     this.stored += this.pending;
     this.pending = 0;
     return this.stored;
+  }
+
+  recordCoverage(minuteMs: number, exporter: string, counts: Record<string, number>): void {
+    if (this.readOnly) return;
+    const minute = Math.floor(minuteMs / MINUTE_MS) * MINUTE_MS;
+    for (const [counter, value] of Object.entries(counts))
+      if (value && Number.isFinite(value)) this.coveragePending.push([minute, exporter, counter, value]);
+  }
+
+  private async writeCoverage(c: DuckDBConnection): Promise<void> {
+    const rows = this.coveragePending;
+    if (rows.length === 0) return;
+    this.coveragePending = [];
+    for (let i = 0; i < rows.length; i += 256) {
+      const part = rows.slice(i, i + 256);
+      const values = part.map((_, k) => `($${k * 4 + 1}, $${k * 4 + 2}, $${k * 4 + 3}, $${k * 4 + 4})`).join(', ');
+      const params = part.flatMap(([m, e, n, v]) => [BigInt(m), e, n, BigInt(Math.round(v))]);
+      await c.run(`INSERT INTO ${COVERAGE} VALUES ${values}`, params);
+    }
+  }
+
+  async coverage(o: { since?: number; until?: number }): Promise<Record<string, Record<string, number>>> {
+    // Minutes that overlap the range: a loss counted at 12:00:40 belongs to a range from 12:00:30.
+    const parts: string[] = [];
+    if (o.since !== undefined) parts.push(`time_start >= ${timeLiteral(Math.floor(o.since / MINUTE_MS) * MINUTE_MS)}`);
+    if (o.until !== undefined) parts.push(`time_start < ${timeLiteral(o.until)}`);
+    const where = parts.length ? ` WHERE ${parts.join(' AND ')}` : '';
+    const r = await this.rc.runAndReadAll(
+      `SELECT exporter, counter, SUM(value)::BIGINT FROM ${COVERAGE}${where} GROUP BY ALL ORDER BY ALL`,
+    );
+    const out: Record<string, Record<string, number>> = {};
+    for (const [e, n, v] of r.getRows()) (out[String(e)] ??= {})[String(n)] = Number(v);
+    return out;
   }
 
   /** Fold the talker partials written since the last compaction (inside the open transaction). */
@@ -398,6 +446,7 @@ class DuckDBFlowStore implements FlowStore {
   private async rollback(): Promise<void> {
     const lost = this.pending;
     this.pending = 0;
+    this.coveragePending = [];
     this.staged = 0;
     try {
       this.appender?.clear();
@@ -427,6 +476,7 @@ class DuckDBFlowStore implements FlowStore {
         [FLOWS_DATA, r.raw],
         [ROLLUP_1M, r.rollup1m],
         [TALKERS_5M, r.rollup1m],
+        [COVERAGE, r.rollup1m],
       ] as const) {
         if (!keep || keep <= 0 || !Number.isFinite(nowMs)) continue;
         const cutoff = Math.floor(nowMs - keep);
