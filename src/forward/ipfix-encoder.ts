@@ -46,9 +46,10 @@ function f(col: number, ie: number, len: number, kind = K_NUM, pen = 0, col2 = -
 /**
  * The columns flowwatch can express as IANA IEs, in template order. Counters and times are sent at
  * full width (octetDeltaCount as 8 bytes, flowStart/EndMilliseconds) so nothing is truncated;
- * tcpControlBits is 2 bytes as RFC 7125 defines it for IPFIX.
+ * tcpControlBits is 2 bytes as RFC 7125 defines it for IPFIX. The next hop has its own family:
+ * an IPv6 flow routed over an IPv4 next hop (6PE, BGP next hop of a v4 session) keeps IE 15.
  */
-function fieldSpecs(v6: boolean): FieldSpec[] {
+function fieldSpecs(v6: boolean, nhV6: boolean): FieldSpec[] {
   const addr = v6 ? K_V6 : K_V4;
   const alen = v6 ? 16 : 4;
   return [
@@ -65,7 +66,7 @@ function fieldSpecs(v6: boolean): FieldSpec[] {
     f(C.tos, 5, 1),
     f(C.in_if, 10, 4),
     f(C.out_if, 14, 4),
-    f(C.next_hop, v6 ? 62 : 15, alen, addr),
+    f(C.next_hop, nhV6 ? 62 : 15, nhV6 ? 16 : 4, nhV6 ? K_V6 : K_V4),
     f(C.src_asn, 16, 4),
     f(C.dst_asn, 17, 4),
     f(C.src_mask, v6 ? 29 : 9, 1),
@@ -123,7 +124,13 @@ export class IpfixEncoder {
   private readonly refreshMessages: number;
   private readonly refreshMs: number;
   private readonly now: () => number;
-  private readonly specs: readonly (readonly FieldSpec[])[] = [fieldSpecs(false), fieldSpecs(true)];
+  // Row classes: bit 0 = IPv6 addresses, bit 1 = next hop of the other family.
+  private readonly specs: readonly (readonly FieldSpec[])[] = [
+    fieldSpecs(false, false),
+    fieldSpecs(true, true),
+    fieldSpecs(false, true),
+    fieldSpecs(true, false),
+  ];
   private readonly templates = new Map<string, TemplateState>();
   private nextTemplateId = FIRST_TEMPLATE_ID;
   private readonly buf: Buffer;
@@ -139,6 +146,7 @@ export class IpfixEncoder {
   private lastRefreshMs = 0;
   // Scratch for one batch: which fields have a value, per family.
   private readonly present: Uint8Array[];
+  private readonly classTemplates: (TemplateState | undefined)[] = [undefined, undefined, undefined, undefined];
   messages = 0;
   recordsEncoded = 0;
 
@@ -169,23 +177,24 @@ export class IpfixEncoder {
 
   /**
    * Encode rows of `batch` (`rows[0..count)`, or every row when `rows` is null) into messages
-   * handed to `sink`. IPv4 rows are written before IPv6 rows so each family packs into one set.
+   * handed to `sink`. Rows are written grouped by template (IPv4 rows, then IPv6 rows, …) so each
+   * template's records pack into one data set.
    */
   encode(batch: FlowBatch, rows: Uint32Array | null, count: number, sink: MessageSink): void {
     const n = rows === null ? batch.length : Math.min(count, rows.length);
     if (n === 0) return;
     this.sink = sink;
-    const t4 = this.templateFor(batch, rows, n, false);
-    const t6 = this.templateFor(batch, rows, n, true);
+    const ts = this.classTemplates;
+    for (let k = 0; k < 4; k++) ts[k] = this.templateFor(batch, rows, n, k);
     if (this.refreshDue()) for (const t of this.templates.values()) t.sent = false;
-    for (let fam = 0; fam < 2; fam++) {
-      const t = fam === 0 ? t4 : t6;
+    for (let k = 0; k < 4; k++) {
+      const t = ts[k];
       if (t === undefined) continue;
       for (let i = 0; i < n; i++) {
         const r = rows === null ? i : rows[i];
-        if (rowIsV6(batch, r) !== (fam === 1)) continue;
-        this.writeRecord(batch, r, t);
+        if (rowClass(batch, r) === k) this.writeRecord(batch, r, t);
       }
+      ts[k] = undefined;
     }
     this.flush();
     this.sink = undefined;
@@ -313,7 +322,7 @@ export class IpfixEncoder {
           if (s.len === 8) {
             const val = x > 0 ? x : 0;
             v.setUint32(p, Math.floor(val / TWO32) >>> 0);
-            v.setUint32(p + 4, val % TWO32 >>> 0);
+            v.setUint32(p + 4, (val % TWO32) >>> 0);
           } else if (s.len === 4) v.setUint32(p, x >>> 0);
           else if (s.len === 2) v.setUint16(p, x & 0xffff);
           else v.setUint8(p, x & 0xff);
@@ -339,7 +348,7 @@ export class IpfixEncoder {
         case K_MAC: {
           const x = valid ? b.data[col][r] : 0;
           v.setUint16(p, Math.floor(x / TWO32) & 0xffff);
-          v.setUint32(p + 2, x % TWO32 >>> 0);
+          v.setUint32(p + 2, (x % TWO32) >>> 0);
           break;
         }
         case K_ICMP: {
@@ -358,15 +367,15 @@ export class IpfixEncoder {
 
   // ---- templates
 
-  /** The template for this batch's rows of one family, or undefined when it has none. */
-  private templateFor(b: FlowBatch, rows: Uint32Array | null, n: number, v6: boolean): TemplateState | undefined {
-    const specs = this.specs[v6 ? 1 : 0];
-    const present = this.present[v6 ? 1 : 0];
+  /** The template for this batch's rows of one class, or undefined when it has none. */
+  private templateFor(b: FlowBatch, rows: Uint32Array | null, n: number, cls: number): TemplateState | undefined {
+    const specs = this.specs[cls];
+    const present = this.present[cls];
     present.fill(0);
     let any = false;
     for (let i = 0; i < n; i++) {
       const r = rows === null ? i : rows[i];
-      if (rowIsV6(b, r) !== v6) continue;
+      if (rowClass(b, r) !== cls) continue;
       any = true;
       for (let k = 0; k < specs.length; k++) {
         if (present[k] !== 0) continue;
@@ -375,26 +384,31 @@ export class IpfixEncoder {
       }
     }
     if (!any) return undefined;
-    let key = v6 ? '6' : '4';
+    let key = String(cls);
     for (let k = 0; k < present.length; k++) key += present[k] ? '1' : '0';
     let t = this.templates.get(key);
     if (t === undefined) {
       const fields = specs.filter((_, k) => present[k] !== 0);
-      t = makeTemplate(this.nextTemplateId++, v6, fields);
+      t = makeTemplate(this.nextTemplateId++, (cls & 1) === 1, fields);
       this.templates.set(key, t);
     }
     return t;
   }
 }
 
-/** A row is IPv6 when either address is present and not IPv4-mapped. */
-function rowIsV6(b: FlowBatch, r: number): boolean {
+/** Template class of a row: bit 0 when its addresses are IPv6, bit 1 when its next hop is not. */
+function rowClass(b: FlowBatch, r: number): number {
+  const v6 = addrIsV6(b, C.src_addr, r) || (b.valid[C.src_addr][r] === 0 && addrIsV6(b, C.dst_addr, r)) ? 1 : 0;
+  if (b.valid[C.next_hop][r] === 0) return v6;
+  return addrIsV6(b, C.next_hop, r) === (v6 === 1) ? v6 : v6 | 2;
+}
+
+/** Present and not IPv4-mapped. */
+function addrIsV6(b: FlowBatch, col: number, r: number): boolean {
+  if (b.valid[col][r] === 0) return false;
+  const w = b.data[col] as Uint32Array;
   const o = r * 4;
-  const s = b.data[C.src_addr] as Uint32Array;
-  if (b.valid[C.src_addr][r] !== 0) return !(s[o] === 0 && s[o + 1] === 0 && s[o + 2] === 0xffff);
-  const d = b.data[C.dst_addr] as Uint32Array;
-  if (b.valid[C.dst_addr][r] !== 0) return !(d[o] === 0 && d[o + 1] === 0 && d[o + 2] === 0xffff);
-  return false;
+  return !(w[o] === 0 && w[o + 1] === 0 && w[o + 2] === 0xffff);
 }
 
 function makeTemplate(id: number, v6: boolean, fields: FieldSpec[]): TemplateState {

@@ -11,8 +11,7 @@
 // buffer, and what does not fit is dropped and counted.
 
 import dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
-import net from 'node:net';
+import net, { isIPv6 } from 'node:net';
 import type { FlowBatch } from '../pipeline/flow-batch.js';
 import { IpfixEncoder, type IpfixEncoderOptions, type MessageSink } from './ipfix-encoder.js';
 import { backoffMs, type ForwardCounters, type ForwardTarget, newForwardCounters } from './target.js';

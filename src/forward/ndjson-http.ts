@@ -128,7 +128,9 @@ export class NdjsonHttpExporter implements ForwardTarget {
       this.busy = false;
       if (outcome === 'retry' && p.attempts < (this.opts.maxAttempts ?? 5) && !this.abort.signal.aborted) {
         this.counters.retries++;
-        const delay = this.stopping ? 0 : backoffMs(p.attempts - 1, this.opts.retryMs ?? 500, this.opts.retryMaxMs ?? 30_000);
+        const delay = this.stopping
+          ? 0
+          : backoffMs(p.attempts - 1, this.opts.retryMs ?? 500, this.opts.retryMaxMs ?? 30_000);
         this.timer = setTimeout(() => {
           this.timer = undefined;
           this.pump();
