@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { FlowExportDecoder, looksLikeFlowExport } from '../ingest/netflow/decoder.js';
 import { readUdpPackets } from '../ingest/pcap/reader.js';
 import { ExporterCounters } from '../pipeline/counters.js';
+import { ExporterPolicy, type ExporterSetting } from '../pipeline/exporter-policy.js';
 import { exporterStates } from '../pipeline/exporter-state.js';
 import { IngestPipeline } from '../pipeline/ingest.js';
 import { openStore } from '../store/duckdb/index.js';
@@ -30,6 +31,8 @@ export interface ImportOptions {
   progress?: (fraction: number, text: string) => void;
   memoryLimit?: string;
   threads?: number;
+  /** Per-exporter settings (name, default sampling rate, rate limit), as `serve` applies them. */
+  exporters?: ReadonlyMap<string, ExporterSetting>;
 }
 
 /** Flows per commit during an import. */
@@ -43,7 +46,13 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
   const before = await store.count();
   const decoder = new FlowExportDecoder({ counters });
   const errors: string[] = [];
-  const pipeline = new IngestPipeline({ writer: store, counters, onError: (e) => errors.push(`store: ${e.message}`) });
+  const policy = new ExporterPolicy(opts.exporters ?? new Map(), counters);
+  const pipeline = new IngestPipeline({
+    writer: store,
+    counters,
+    onError: (e) => errors.push(`store: ${e.message}`),
+    transform: policy.empty ? undefined : (b) => policy.apply(b),
+  });
   const s: ImportSummary = {
     files: 0,
     packets: 0,

@@ -17,7 +17,7 @@ const USAGE = `flowwatch — network flow telemetry and security analytics
 
 usage:
   flowwatch serve [--config FILE] [--data DIR] [--listen HOST:PORT]... [--http HOST:PORT]
-  flowwatch import [--data DIR] FILE...
+  flowwatch import [--data DIR] [--config FILE] FILE...
   flowwatch query [--data DIR] [--since T] [--until T] [FILTER]
                   [--top N --by FIELD[,FIELD...] --order flows|packets|bytes]
                   [--fields F,...] [--limit N] [--format table|csv|json|ndjson]
@@ -105,13 +105,19 @@ async function serve(args: string[]): Promise<number> {
 }
 
 async function importCmd(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { data: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } });
+  const { values, positionals } = parse(args, {
+    data: { type: 'string' },
+    config: { type: 'string', short: 'c' },
+    quiet: { type: 'boolean', short: 'q' },
+  });
   if (positionals.length === 0) throw new UsageError('import: name at least one pcap or pcapng file');
+  const cfg = values.config ? loadConfig(values.config as string) : undefined;
   const tty = process.stderr.isTTY && !values.quiet;
   const { importFiles } = await import('./import.js');
   const summary = await importFiles({
-    dataDir: (values.data as string) ?? './data',
+    dataDir: (values.data as string) ?? cfg?.dataDir ?? './data',
     files: positionals,
+    exporters: cfg?.exporters,
     progress: tty ? (f, t) => process.stderr.write(`\r\x1b[K${progressBar(f)} ${t}`) : undefined,
   });
   if (tty) process.stderr.write('\r\x1b[K');

@@ -7,6 +7,7 @@ import type { Config } from '../config/config.js';
 import { FlowExportDecoder } from '../ingest/netflow/decoder.js';
 import { UdpReceiver } from '../ingest/udp/receiver.js';
 import { CounterDeltas, type CounterName, ExporterCounters } from '../pipeline/counters.js';
+import { ExporterPolicy } from '../pipeline/exporter-policy.js';
 import { exporterStates } from '../pipeline/exporter-state.js';
 import { IngestPipeline } from '../pipeline/ingest.js';
 import { LocalQueryTarget } from '../query/service.js';
@@ -33,10 +34,12 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   });
   const storedAtStart = await store.count();
   const decoder = new FlowExportDecoder({ counters, pendingLimit: cfg.decode.pendingPackets });
+  const policy = new ExporterPolicy(cfg.exporters, counters);
   const pipeline = new IngestPipeline({
     writer: store,
     counters,
     batchSize: cfg.store.batchSize,
+    transform: policy.empty ? undefined : (b) => policy.apply(b),
     onError: (err) => log.error({ err: err.message }, 'store append failed'),
   });
   const receiver = new UdpReceiver({
@@ -197,6 +200,7 @@ const COUNTER_HELP: Record<CounterName, string> = {
   malformed: 'records or packets that could not be parsed',
   unsupported: 'valid input flowwatch does not decode',
   store_errors: 'flows the store refused',
+  rate_limited: "flows left out by the exporter's flow-rate limit (kept flows carry a scaled sampling rate)",
 };
 
 function collectMetrics(

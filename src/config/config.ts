@@ -6,6 +6,8 @@
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type { ExporterSetting } from '../pipeline/exporter-policy.js';
+import { formatAddrWords, parseAddr } from '../pipeline/flow-batch.js';
 import { editDistance } from '../util/edit-distance.js';
 import { parseDuration, parseSize } from '../util/units.js';
 
@@ -22,9 +24,11 @@ export interface Config {
   };
   decode: { pendingPackets: number };
   log: { level: string };
+  /** Per-exporter settings by exporter address. */
+  exporters: Map<string, ExporterSetting>;
 }
 
-type Kind = 'string' | 'addrs' | 'size' | 'duration' | 'int' | 'level';
+type Kind = 'string' | 'addrs' | 'size' | 'duration' | 'int' | 'level' | 'exporters';
 
 interface Setting {
   key: string; // dotted YAML path
@@ -149,9 +153,19 @@ export const SETTINGS: Setting[] = [
     key: 'decode.pending_packets',
     kind: 'int',
     default: 4096,
-    description: 'export packets held while waiting for their template (all exporters)',
+    description: 'data sets held while waiting for their template (all exporters; one exporter may hold a quarter)',
     set: (c, v: number) => {
       c.decode.pendingPackets = v;
+    },
+  },
+  {
+    key: 'exporters',
+    kind: 'exporters',
+    default: '{}',
+    description:
+      'per exporter address: `name` (fills exporter_name), `sampling_rate` (used when the exporter sends none), `max_flows_per_second` (over it, one flow in k is kept with sampling_rate × k)',
+    set: (c, v: Map<string, ExporterSetting>) => {
+      c.exporters = v;
     },
   },
   {
@@ -184,6 +198,7 @@ function emptyConfig(): Config {
     store: { memoryLimit: '', threads: 0, flushInterval: 0, batchSize: 0, retention: { raw: 0, rollup1m: 0 } },
     decode: { pendingPackets: 0 },
     log: { level: '' },
+    exporters: new Map(),
   };
 }
 
@@ -276,6 +291,42 @@ function convert(s: Setting, v: unknown, file: string): unknown {
       const n = typeof v === 'string' ? parseDuration(v) : null;
       if (n === null || n <= 0) throw bad('expected a duration such as 500ms, 30s, 5m, 1h or 7d');
       return n;
+    }
+    case 'exporters': {
+      const doc = typeof v === 'string' ? {} : v;
+      if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+        throw bad('expected a mapping of exporter address to settings');
+      const out = new Map<string, ExporterSetting>();
+      for (const [addr, raw] of Object.entries(doc as Record<string, unknown>)) {
+        const key = `${s.key}.${addr}`;
+        if (parseAddr(addr) === null) throw new ConfigError(file, key, 'expected an IP address as the key');
+        if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+          throw new ConfigError(file, key, 'expected a mapping (name, sampling_rate, max_flows_per_second)');
+        const setting: ExporterSetting = {};
+        for (const [k, val] of Object.entries(raw as Record<string, unknown>)) {
+          const positive = () => {
+            if (typeof val !== 'number' || !Number.isInteger(val) || val <= 0)
+              throw new ConfigError(
+                file,
+                `${key}.${k}`,
+                `expected a positive whole number (got ${JSON.stringify(val)})`,
+              );
+            return val;
+          };
+          if (k === 'name') {
+            if (typeof val !== 'string' || !val) throw new ConfigError(file, `${key}.${k}`, 'expected a name');
+            setting.name = val;
+          } else if (k === 'sampling_rate') setting.samplingRate = positive();
+          else if (k === 'max_flows_per_second') setting.maxFlowsPerSecond = positive();
+          else {
+            const near = nearest(k, ['name', 'sampling_rate', 'max_flows_per_second']);
+            throw new ConfigError(file, `${key}.${k}`, `unknown setting${near ? `; did you mean ${near}?` : ''}`);
+          }
+        }
+        // Exporters are matched by their address text as the receiver reports it.
+        out.set(formatAddrWords(parseAddr(addr) as Uint32Array, 0), setting);
+      }
+      return out;
     }
     case 'addrs': {
       const list = typeof v === 'string' ? [v] : v;

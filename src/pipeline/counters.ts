@@ -16,7 +16,8 @@ export type CounterName =
   | 'template_pending' // data sets held while waiting for their template
   | 'malformed' // records or packets that could not be parsed
   | 'unsupported' // valid input of a version/kind flowwatch does not decode
-  | 'store_errors'; // flows that could not be stored
+  | 'store_errors' // flows that could not be stored
+  | 'rate_limited'; // flows left out by an exporter's flow-rate limit (kept flows carry a scaled sampling rate)
 
 export class ExporterCounters {
   private readonly byExporter = new Map<string, Map<CounterName, number>>();

@@ -192,6 +192,28 @@ export class FlowBatch {
     return formatAddrWords(this.data[col] as Uint32Array, row * 4);
   }
 
+  /**
+   * Keep the rows whose `keep` byte is 1, in order, and drop the others (rate limiting, routing).
+   * Dictionaries are left as they are: codes stay valid.
+   */
+  retainRows(keep: Uint8Array): void {
+    let w = 0;
+    const n = this.length;
+    for (let r = 0; r < n; r++) {
+      if (keep[r] !== 1) continue;
+      if (w !== r) {
+        for (let c = 0; c < this.columns.length; c++) {
+          this.valid[c][w] = this.valid[c][r];
+          if (this.columns[c].type === 'addr') (this.data[c] as Uint32Array).copyWithin(w * 4, r * 4, r * 4 + 4);
+          else this.data[c][w] = this.data[c][r];
+        }
+      }
+      w++;
+    }
+    for (let c = 0; c < this.valid.length; c++) this.valid[c].fill(0, w, n);
+    this.length = w;
+  }
+
   /** Append one row of another batch (used by routing and by buffering). */
   copyRowFrom(src: FlowBatch, row: number): number {
     const r = this.addRow();

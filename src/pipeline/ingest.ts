@@ -21,6 +21,8 @@ export interface IngestPipelineOptions {
   /** Batches waiting for the store before the receive loop is held back. */
   maxBacklog?: number;
   onError?: (err: Error) => void;
+  /** Applied to each full batch before it goes to the store (per-exporter settings). */
+  transform?: (batch: FlowBatch) => void;
 }
 
 export class IngestPipeline implements BatchSink {
@@ -68,6 +70,7 @@ export class IngestPipeline implements BatchSink {
   }
 
   private handOff(b: FlowBatch): void {
+    this.opts.transform?.(b);
     this.waiting++;
     this.chain = this.chain
       .then(() => this.opts.writer.append(b))

@@ -154,6 +154,13 @@ const DECLARED: ColumnDef[] = [
     show: true,
   },
   {
+    name: 'exporter_name',
+    type: 'string',
+    description: 'name given to the exporter in the configuration (exporters.ADDRESS.name)',
+    group: 'origin',
+    sources: ENRICH,
+  },
+  {
     name: 'observation_domain',
     type: 'u32',
     description: 'IPFIX observation domain / NetFlow v9 source id',
@@ -417,6 +424,7 @@ export type DeclaredColumnName =
   | 'time_received'
   | 'source_type'
   | 'exporter'
+  | 'exporter_name'
   | 'observation_domain'
   | 'in_if'
   | 'out_if'

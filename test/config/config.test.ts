@@ -87,5 +87,5 @@ test('units: durations, sizes, times, host:port', () => {
 
 test('the README documents every default exactly as the code has it', () => {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-  assert.ok(readme.includes(configReference()), 'README settings table is stale: paste `flowwatch config --reference`');
+  assert.ok(readme.includes(configReference()), 'README settings table is stale: run node scripts/readme-config.mjs');
 });
