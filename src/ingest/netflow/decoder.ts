@@ -11,10 +11,27 @@ import type { FlowBatch, StringDict } from '../../pipeline/flow-batch.js';
 import type { BatchSink } from '../../pipeline/sink.js';
 import { C, SOURCE_TYPES } from '../../schema/columns.js';
 import {
+  checkDecoderState,
+  DECODER_STATE_VERSION,
+  type DecoderState,
+  type DomainDump,
+  type ImportResult,
+  MAX_APPLICATIONS,
+  MAX_INTERFACES,
+  MAX_TEMPLATES_TOTAL,
+  MAX_TEXT,
+  parseDomainDump,
+} from './decoder-state.js';
+import {
   compileTemplate,
+  OP_APP_DESC,
+  OP_APP_ID,
   OP_END_REASON,
   OP_FW_EVENT,
+  OP_FW_EXT_EVENT,
   OP_ICMP_TYPECODE,
+  OP_IF_DESC,
+  OP_IF_NAME,
   OP_MAC,
   OP_MAC_FALLBACK,
   OP_NUM,
@@ -26,6 +43,7 @@ import {
   OP_SAMPLING_POPULATION,
   OP_SAMPLING_SIZE,
   OP_SAMPLING_SPACE,
+  OP_SCOPE_IF,
   OP_SKIP,
   OP_STRING,
   OP_TIME_MS,
@@ -49,6 +67,8 @@ import {
   VARLEN,
 } from './template.js';
 
+export type { DecoderState, DomainDump, ImportResult, TemplateDump } from './decoder-state.js';
+
 export interface DecoderOptions {
   counters: ExporterCounters;
   /** Data sets held for missing templates, in total (default 256). */
@@ -60,6 +80,16 @@ export interface TemplateInfo {
   kind: TemplateKind;
   fieldCount: number;
   lastSeenMs: number;
+}
+
+export interface InterfaceInfo {
+  name?: string;
+  description?: string;
+}
+
+export interface ApplicationInfo {
+  name: string;
+  description?: string;
 }
 
 export interface ExporterInventory {
@@ -76,6 +106,10 @@ export interface ExporterInventory {
   systemInitMs?: number;
   /** Data sets waiting for their template. */
   pendingSets: number;
+  /** ifIndex → name / description from options data (IE 82/83, v9 IF_NAME/IF_DESC); absent when none. */
+  interfaces?: Record<string, InterfaceInfo>;
+  /** "engine:selector" (RFC 6759 applicationId) → name / description from options data (Cisco NBAR). */
+  applications?: Record<string, ApplicationInfo>;
 }
 
 const V5 = 5;
@@ -84,8 +118,13 @@ const IPFIX = 10;
 const SRC_NETFLOW5 = SOURCE_TYPES.indexOf('netflow5') + 1; // enum index 0 is "unknown"
 const SRC_NETFLOW9 = SOURCE_TYPES.indexOf('netflow9') + 1;
 const SRC_IPFIX = SOURCE_TYPES.indexOf('ipfix') + 1;
-const ACTION_ACCEPT = 1;
+const ACTION_ACCEPT = 1; // ACTIONS index
 const ACTION_REJECT = 2;
+const STATE_START = 1; // FLOW_STATES index
+const STATE_CONTINUE = 2;
+const STATE_END = 3;
+/** "engine:selector" labels of unnamed application ids kept per domain (the rest are built per flow). */
+const MAX_APP_LABELS = 4096;
 const NTP_UNIX_OFFSET = 2208988800; // seconds from 1900-01-01 to 1970-01-01 (RFC 7011 §6.1.10)
 const TWO32 = 4294967296;
 /** Forward sequence gaps larger than this are an exporter restart, not loss. */
@@ -96,6 +135,12 @@ interface DomainState {
   readonly id: number;
   readonly templates: Map<number, Template>;
   readonly samplers: Map<number, number>;
+  /** ifIndex → names from options data. */
+  readonly interfaces: Map<number, InterfaceInfo>;
+  /** applicationId key (selector * 256 + engine) → names from options data. */
+  readonly apps: Map<number, ApplicationInfo>;
+  /** applicationId key → "engine:selector" for ids without a name (built once, not per flow). */
+  readonly appLabels: Map<number, string>;
   /** Domain-wide sampling rate, 0 when unknown. */
   rate: number;
   sysInitMs: number; // -1 when unknown
@@ -151,6 +196,7 @@ export class FlowExportDecoder {
   private space = -1;
   private selected = -1;
   private fwEvent = -1;
+  private fwExtEvent = -1;
   // Exporter string code in the current batch (dictionaries are per batch).
   private codeBatch: FlowBatch | undefined;
   private codeExporter = '';
@@ -195,6 +241,103 @@ export class FlowExportDecoder {
     return rows;
   }
 
+  /**
+   * What must survive a restart so flows decode at once instead of after the next template refresh:
+   * templates, sampler tables, interface and application names, system init times. Sequence
+   * expectations and held data sets are left out (a restart is a resync). JSON-serialisable.
+   */
+  exportState(nowMs: number = Date.now()): DecoderState {
+    const domains: DomainDump[] = [];
+    for (const exp of this.exporters.values()) {
+      for (const m of [exp.v5, exp.v9, exp.ipfix]) {
+        for (const d of m.values()) {
+          const dump: DomainDump = {
+            exporter: exp.name,
+            protocol: d.protocol,
+            observationDomain: d.id,
+            templates: [...d.templates.values()].map((t) => ({
+              id: t.id,
+              kind: t.kind,
+              scopeCount: t.scopeCount,
+              fields: Array.from(t.types, (type, i): [number, number, number] => [type, t.lens[i], t.pens[i]]),
+              lastSeenMs: t.lastSeenMs,
+            })),
+            samplers: Object.fromEntries([...d.samplers].map(([k, v]) => [String(k), v])),
+          };
+          if (d.rate > 0) dump.samplingRate = d.rate;
+          if (d.sysInitMs >= 0) dump.systemInitMs = d.sysInitMs;
+          if (d.interfaces.size > 0)
+            dump.interfaces = Object.fromEntries([...d.interfaces].map(([k, v]) => [String(k), { ...v }]));
+          if (d.apps.size > 0)
+            dump.applications = Object.fromEntries([...d.apps].map(([k, v]) => [appKeyText(k), { ...v }]));
+          domains.push(dump);
+        }
+      }
+    }
+    return { version: DECODER_STATE_VERSION, savedAtMs: nowMs, domains };
+  }
+
+  /**
+   * Restore what exportState() saved (normally before the first packet). What the decoder has
+   * already learned from the wire is newer and is kept. Never throws: a malformed state is refused
+   * whole, a malformed domain entry is skipped, and the reasons are returned for the log.
+   */
+  importState(state: unknown): ImportResult {
+    const res: ImportResult = { domains: 0, templates: 0, errors: [] };
+    const err = (m: string) => {
+      if (res.errors.length < 20) res.errors.push(m);
+      else if (res.errors.length === 20) res.errors.push('(further errors not listed)');
+    };
+    const checked = checkDecoderState(state);
+    if ('error' in checked) {
+      err(`decoder state refused: ${checked.error}`);
+      return res;
+    }
+    for (const entry of checked.state.domains) {
+      try {
+        const d = parseDomainDump(entry);
+        if (typeof d === 'string') {
+          err(`decoder state entry skipped: ${d}`);
+          continue;
+        }
+        if (res.templates + d.templates.length > MAX_TEMPLATES_TOTAL) {
+          err(`decoder state entry skipped: more than ${MAX_TEMPLATES_TOTAL} templates in all`);
+          continue;
+        }
+        this.restoreDomain(d, res);
+      } catch (e) {
+        err(`decoder state entry skipped: ${(e as Error).message}`);
+      }
+    }
+    return res;
+  }
+
+  private restoreDomain(d: DomainDump, res: ImportResult): void {
+    const version = d.protocol === 'netflow5' ? V5 : d.protocol === 'netflow9' ? V9 : IPFIX;
+    const dom = this.domain(this.exporterState(d.exporter), version, d.observationDomain);
+    const ipfix = version === IPFIX;
+    for (const t of d.templates) {
+      if (dom.templates.has(t.id)) continue;
+      const types = t.fields.map((f) => f[0]);
+      const lens = t.fields.map((f) => f[1]);
+      const pens = t.fields.map((f) => f[2]);
+      dom.templates.set(t.id, compileTemplate(t.id, t.kind, types, lens, pens, t.scopeCount, ipfix, t.lastSeenMs));
+      res.templates++;
+    }
+    for (const [k, rate] of Object.entries(d.samplers))
+      if (!dom.samplers.has(Number(k))) dom.samplers.set(Number(k), rate);
+    if (dom.rate === 0 && d.samplingRate !== undefined) dom.rate = d.samplingRate;
+    if (dom.sysInitMs < 0 && d.systemInitMs !== undefined) dom.sysInitMs = d.systemInitMs;
+    for (const [k, v] of Object.entries(d.interfaces ?? {}))
+      if (!dom.interfaces.has(Number(k))) learnInterface(dom, Number(k), v.name, v.description);
+    for (const [k, v] of Object.entries(d.applications ?? {})) {
+      const [engine, selector] = k.split(':').map(Number);
+      const key = selector * 256 + engine;
+      if (!dom.apps.has(key)) learnApplication(dom, key, v.name, v.description);
+    }
+    res.domains++;
+  }
+
   /** Inventory for `flowwatch stats`. JSON-serialisable. */
   inventory(): ExporterInventory[] {
     const out: ExporterInventory[] = [];
@@ -213,6 +356,14 @@ export class FlowExportDecoder {
           };
           if (d.rate > 0) inv.samplingRate = d.rate;
           if (d.sysInitMs >= 0) inv.systemInitMs = d.sysInitMs;
+          if (d.interfaces.size > 0)
+            inv.interfaces = Object.fromEntries(
+              [...d.interfaces].sort((a, b) => a[0] - b[0]).map(([k, v]) => [String(k), { ...v }]),
+            );
+          if (d.apps.size > 0)
+            inv.applications = Object.fromEntries(
+              [...d.apps].sort((a, b) => a[0] - b[0]).map(([k, v]) => [appKeyText(k), { ...v }]),
+            );
           out.push(inv);
         }
       }
@@ -498,6 +649,7 @@ export class FlowExportDecoder {
       this.space = -1;
       this.selected = -1;
       this.fwEvent = -1;
+      this.fwExtEvent = -1;
       let biflow = false;
       let ok = true;
       for (let i = 0; i < n; i++) {
@@ -610,7 +762,12 @@ export class FlowExportDecoder {
               this.selected = readUint(buf, p, len);
               break;
             case OP_STRING:
-              if (len > 0) b.setString(col, r, utf8(buf, p, len));
+              // An empty (or NUL-led) string says nothing: it must not hide an applicationId label.
+              if (len > 0 && buf[p] !== 0) b.setString(col, r, utf8(buf, p, len));
+              break;
+            case OP_APP_ID:
+              // applicationName (IE 96) in the same record wins over the id's label.
+              if (valid[col][r] === 0 && buf[p] !== 0) b.setString(col, r, appLabel(dom, buf, p, len));
               break;
             case OP_END_REASON: {
               const v = readUint(buf, p, len);
@@ -622,6 +779,9 @@ export class FlowExportDecoder {
             }
             case OP_FW_EVENT:
               this.fwEvent = readUint(buf, p, len);
+              break;
+            case OP_FW_EXT_EVENT:
+              this.fwExtEvent = readUint(buf, p, len);
               break;
           }
         }
@@ -667,11 +827,32 @@ export class FlowExportDecoder {
     if (rate === 0 && dom.rate > 0) rate = dom.rate;
     if (rate > 0) b.setNum(C.sampling_rate, r, rate);
     if (biflow) b.setNum(C.biflow, r, 1);
-    // Cisco ASA NSEL firewallEvent: 3 = flow denied; 1 created, 2 torn down, 5 updated were allowed
-    // (4 = alert says nothing about the verdict).
-    const ev = this.fwEvent;
-    if (ev === 3) b.setNum(C.action, r, ACTION_REJECT);
-    else if (ev === 1 || ev === 2 || ev === 5) b.setNum(C.action, r, ACTION_ACCEPT);
+    this.firewallVerdict(b, r);
+  }
+
+  /**
+   * firewallEvent (IE 233 = Cisco ASA NSEL NF_F_FW_EVENT; also PAN-OS, Barracuda, FortiOS):
+   * 1 "Flow created" → accept/start, 2 "Flow deleted" (teardown) → accept/end, 3 "Flow denied" →
+   * reject, 5 "Flow update" → accept/continue; 0 "ignore" and 4 "Flow alert" say nothing. When the
+   * event is 0 or absent, NF_F_FW_EXT_EVENT (33002) still tells: 1001-1999 are the reasons a flow
+   * was denied (1001 ingress ACL, 1002 egress ACL, 1003 to-the-box, 1004 first packet not SYN),
+   * 2000 and above the reasons a flow was deleted (Cisco "NetFlow Secure Event Logging" guide).
+   */
+  private firewallVerdict(b: FlowBatch, r: number): void {
+    let ev = this.fwEvent;
+    const ext = this.fwExtEvent;
+    if (ev <= 0 && ext > 0) ev = ext >= 2000 ? 2 : ext > 1000 ? 3 : -1;
+    if (ev === 1) {
+      b.setNum(C.action, r, ACTION_ACCEPT);
+      b.setNum(C.flow_state, r, STATE_START);
+    } else if (ev === 2) {
+      b.setNum(C.action, r, ACTION_ACCEPT);
+      b.setNum(C.flow_state, r, STATE_END);
+    } else if (ev === 3) b.setNum(C.action, r, ACTION_REJECT);
+    else if (ev === 5) {
+      b.setNum(C.action, r, ACTION_ACCEPT);
+      b.setNum(C.flow_state, r, STATE_CONTINUE);
+    }
   }
 
   private uptimeToMs(v: number, ipfix: boolean, init: number): number {
@@ -697,12 +878,23 @@ export class FlowExportDecoder {
     b.valid[C.exporter][r] = 1;
   }
 
-  /** Options data: sampler rates and system init time for the domain (RFC 3954 §6.2, RFC 7011 §3.4.2). */
+  /**
+   * Options data (RFC 3954 §6.2, RFC 7011 §3.4.2): sampler rates, system init time, interface names
+   * (IE 82/83 per ifIndex) and application names (IE 95 + 96/94, RFC 6759 §5) for the domain.
+   */
   private readOptionsData(t: Template, buf: Uint8Array, p: number, end: number): number {
     const dom = this.dom as DomainState;
-    const { ops, lens } = t;
+    const { ops, lens, cols } = t;
     const n = t.fieldCount;
     while (end - p >= t.minLen) {
+      let ifIndex = -1;
+      let outIf = -1;
+      let scopeIf = -1;
+      let ifName: string | undefined;
+      let ifDesc: string | undefined;
+      let appKey = -1;
+      let appName: string | undefined;
+      let appDesc: string | undefined;
       let samplerId = -1;
       let interval = -1;
       let selected = -1;
@@ -729,9 +921,22 @@ export class FlowExportDecoder {
         else if (op === OP_PKT_SELECTED) selected = readUint(buf, p, len);
         else if (op === OP_SAMPLING_SIZE) size = readUint(buf, p, len);
         else if (op === OP_SAMPLING_POPULATION) population = readUint(buf, p, len);
-        else if (op === OP_TIME_RAW && t.cols[i] === T_SYS_INIT) init = readUint(buf, p, len);
+        else if (op === OP_TIME_RAW && cols[i] === T_SYS_INIT) init = readUint(buf, p, len);
+        else if (op === OP_NUM && len <= 4 && cols[i] === C.in_if) ifIndex = readUint(buf, p, len);
+        else if (op === OP_NUM && len <= 4 && cols[i] === C.out_if) outIf = readUint(buf, p, len);
+        else if (op === OP_SCOPE_IF && len <= 4) scopeIf = readUint(buf, p, len);
+        else if (op === OP_IF_NAME) ifName = text(buf, p, len);
+        else if (op === OP_IF_DESC) ifDesc = text(buf, p, len);
+        else if (op === OP_APP_ID && buf[p] !== 0) appKey = appKeyOf(buf, p, len);
+        else if (op === OP_STRING && cols[i] === C.app) appName = text(buf, p, len);
+        else if (op === OP_APP_DESC) appDesc = text(buf, p, len);
         p += len;
       }
+      if (ifName !== undefined || ifDesc !== undefined) {
+        const k = ifIndex >= 0 ? ifIndex : outIf >= 0 ? outIf : scopeIf;
+        if (k >= 0) learnInterface(dom, k, ifName, ifDesc);
+      }
+      if (appKey >= 0 && appName !== undefined) learnApplication(dom, appKey, appName, appDesc);
       this.count('options_records');
       this.dataRecords++;
       const rate = samplingRate(interval, selected, space, size, population);
@@ -854,6 +1059,9 @@ export class FlowExportDecoder {
         id,
         templates: new Map(),
         samplers: new Map(),
+        interfaces: new Map(),
+        apps: new Map(),
+        appLabels: new Map(),
         rate: 0,
         sysInitMs: -1,
         expectedSeq: -1,
@@ -952,8 +1160,56 @@ function isZero16(buf: Uint8Array, p: number): boolean {
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
 
 function utf8(buf: Uint8Array, p: number, len: number): string {
-  // Strings are often NUL-padded to their fixed length (Cisco NBAR, nProbe).
-  let e = p + len;
-  while (e > p && buf[e - 1] === 0) e--;
+  // Strings are NUL-padded to their fixed length (Cisco NBAR, PAN-OS, nProbe) and read as C strings
+  // up to the first NUL, as tshark does (what follows is stray bytes, not text).
+  const end = p + len;
+  let e = p;
+  while (e < end && buf[e] !== 0) e++;
   return textDecoder.decode(buf.subarray(p, e));
+}
+
+/** Options-data text: a C string, bounded (names are shown, never trusted to be short). */
+function text(buf: Uint8Array, p: number, len: number): string {
+  const s = utf8(buf, p, Math.min(len, MAX_TEXT * 4));
+  return s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) : s;
+}
+
+/** RFC 6759 §4 applicationId: 1-byte classification engine id, then the selector id. */
+function appKeyOf(buf: Uint8Array, p: number, len: number): number {
+  return readUint(buf, p + 1, Math.min(len - 1, 5)) * 256 + buf[p];
+}
+
+export function appKeyText(key: number): string {
+  return `${key % 256}:${Math.floor(key / 256)}`;
+}
+
+/** The `app` text of an applicationId: its name from options data, else "engine:selector". */
+function appLabel(dom: DomainState, buf: Uint8Array, p: number, len: number): string {
+  const key = appKeyOf(buf, p, len);
+  const a = dom.apps.get(key);
+  if (a !== undefined) return a.name;
+  let l = dom.appLabels.get(key);
+  if (l === undefined) {
+    l = appKeyText(key);
+    if (dom.appLabels.size < MAX_APP_LABELS) dom.appLabels.set(key, l);
+  }
+  return l;
+}
+
+function learnInterface(dom: DomainState, ifIndex: number, name: string | undefined, desc: string | undefined): void {
+  let i = dom.interfaces.get(ifIndex);
+  if (i === undefined) {
+    // A hostile exporter must not grow the table without bound; known ifIndexes still update.
+    if (dom.interfaces.size >= MAX_INTERFACES) return;
+    i = {};
+    dom.interfaces.set(ifIndex, i);
+  }
+  if (name) i.name = name;
+  if (desc) i.description = desc;
+}
+
+function learnApplication(dom: DomainState, key: number, name: string, desc: string | undefined): void {
+  if (name === '') return;
+  if (!dom.apps.has(key) && dom.apps.size >= MAX_APPLICATIONS) return;
+  dom.apps.set(key, desc ? { name, description: desc } : { name });
 }

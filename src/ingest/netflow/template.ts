@@ -11,6 +11,8 @@ import { C } from '../../schema/columns.js';
 export const VARLEN = 65535;
 /** IPFIX Private Enterprise Number for reverse information elements (RFC 5103 §6.1). */
 export const PEN_REVERSE = 29305;
+/** ntop (nProbe) Private Enterprise Number. */
+const PEN_NTOP = 35632;
 
 // Operations of the record loop. `col` holds the column (or the time slot) the op writes.
 export const OP_SKIP = 0;
@@ -37,6 +39,12 @@ export const OP_REV_NUM = 20; // reverse counter: numeric column and the row is 
 export const OP_PKT_SELECTED = 21; // samplingPacketInterval: packets taken in a row (RFC 5477 §8.2.2)
 export const OP_SAMPLING_SIZE = 22; // samplingSize: n of n-out-of-N (RFC 5477 §8.2.4)
 export const OP_SAMPLING_POPULATION = 23; // samplingPopulation: N of n-out-of-N (RFC 5477 §8.2.5)
+export const OP_APP_ID = 24; // applicationId (RFC 6759 §4): engine id byte + selector id
+export const OP_APP_DESC = 25; // applicationDescription: options data only
+export const OP_IF_NAME = 26; // interfaceName (IE 82, v9 IF_NAME): options data only
+export const OP_IF_DESC = 27; // interfaceDescription (IE 83, v9 IF_DESC): options data only
+export const OP_SCOPE_IF = 28; // v9 options scope type 2 "Interface" (RFC 3954 §6.1): an ifIndex
+export const OP_FW_EXT_EVENT = 29; // Cisco ASA NSEL NF_F_FW_EXT_EVENT (v9 type 33002)
 
 // Time slots (indexes into the decoder's scratch array).
 export const T_ABS_START = 0;
@@ -63,6 +71,11 @@ export interface Template {
   readonly minLen: number;
   /** Whole-record length when every field is fixed, else -1. */
   readonly fixedLen: number;
+  /** The field specifiers as received (IE id, enterprise number), kept so state can be saved. */
+  readonly types: Uint16Array;
+  readonly pens: Uint32Array;
+  /** NetFlow v9 (false) or IPFIX (true) rules were used to compile it. */
+  readonly ipfix: boolean;
   lastSeenMs: number;
 }
 
@@ -81,22 +94,31 @@ export function compileTemplate(
   const ops = new Uint8Array(n);
   const cols = new Int32Array(n);
   const ls = new Int32Array(n);
+  const ts = new Uint16Array(n);
+  const ps = new Uint32Array(n);
   let minLen = 0;
   let fixed = true;
   for (let i = 0; i < n; i++) {
     const len = lens[i];
     ls[i] = len;
+    ts[i] = types[i];
+    ps[i] = pens[i];
     if (ipfix && len === VARLEN) {
       fixed = false;
       minLen += 1;
     } else minLen += len;
     // v9 options scope types (1 System, 2 Interface, 3 Line Card, 4 Cache, 5 Template:
     // RFC 3954 §6.1) reuse numbers of ordinary fields: they must never be read as such.
-    if (i < scopeCount && !ipfix) continue;
+    // Scope type 2 is the ifIndex that interface-name options records describe (Cisco IOS XR).
+    if (i < scopeCount && !ipfix) {
+      if (types[i] === 2 && len >= 1 && len <= 8) ops[i] = OP_SCOPE_IF;
+      continue;
+    }
+    // IPFIX scopes are ordinary IEs (RFC 7011 §3.4.2.1): ingressInterface, selectorId or
+    // applicationId (RFC 6759 §5.1) are read as such by the options reader.
     const op = fieldOp(types[i], pens[i], len);
     ops[i] = op >>> 16;
     cols[i] = op & 0xffff;
-    if (i < scopeCount && ops[i] !== OP_SAMPLER_ID) ops[i] = OP_SKIP;
   }
   return {
     id,
@@ -108,6 +130,9 @@ export function compileTemplate(
     lens: ls,
     minLen,
     fixedLen: fixed ? minLen : -1,
+    types: ts,
+    pens: ps,
+    ipfix,
     lastSeenMs: nowMs,
   };
 }
@@ -124,6 +149,8 @@ function fieldOp(type: number, pen: number, len: number): number {
     if (type === 86) return op(OP_REV_NUM, C.rev_packets);
     return OP_SKIP;
   }
+  // ntop nProbe L7_PROTO_NAME in IPFIX (PEN 35632, id 119).
+  if (pen === PEN_NTOP && type === 119) return op(OP_STRING, C.app);
   if (pen !== 0) return OP_SKIP; // other enterprise fields: skipped by length
   const num = len >= 1 && len <= 8;
   switch (type) {
@@ -234,6 +261,19 @@ function fieldOp(type: number, pen: number, len: number): number {
     case 233: // firewallEvent (Cisco ASA NSEL NF_F_FW_EVENT)
       return num ? op(OP_FW_EVENT, 0) : OP_SKIP;
     case 96: // applicationName
+      return op(OP_STRING, C.app);
+    case 95: // applicationId (RFC 6759): at least the engine byte and one selector byte
+      return len >= 2 && len <= 8 ? op(OP_APP_ID, C.app) : OP_SKIP;
+    case 94: // applicationDescription
+      return op(OP_APP_DESC, 0);
+    case 82: // interfaceName / v9 IF_NAME
+      return op(OP_IF_NAME, 0);
+    case 83: // interfaceDescription / v9 IF_DESC
+      return op(OP_IF_DESC, 0);
+    case 33002: // Cisco ASA NSEL NF_F_FW_EXT_EVENT (v9 only: above the IPFIX 15-bit id range)
+      return num ? op(OP_FW_EXT_EVENT, 0) : OP_SKIP;
+    case 56701: // Palo Alto PAN-OS App-ID, NUL-padded text (v9 only, PEN 25461 in IE 346)
+    case 57591: // ntop nProbe L7_PROTO_NAME in v9 (NTOP_BASE_ID 57472 + 119)
       return op(OP_STRING, C.app);
     // times
     case 22: // FIRST_SWITCHED / flowStartSysUpTime
