@@ -320,7 +320,7 @@ export class IpfixEncoder {
         case K_NUM: {
           const x = valid ? b.data[col][r] : 0;
           if (s.len === 8) {
-            const val = x > 0 ? x : 0;
+            const val = Math.max(x, 0);
             v.setUint32(p, Math.floor(val / TWO32) >>> 0);
             v.setUint32(p + 4, (val % TWO32) >>> 0);
           } else if (s.len === 4) v.setUint32(p, x >>> 0);
