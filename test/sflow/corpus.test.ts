@@ -8,23 +8,9 @@ import { test } from 'node:test';
 import { looksLikeSFlow } from '../../src/ingest/sflow/decoder.js';
 import { readUdpPackets } from '../../src/ingest/pcap/reader.js';
 import { dataPath, needsData, needsTool } from '../helpers/data.js';
-import { decodeCapture, type Row, sflowCaptures, TSHARK, tsharkSamples } from './helpers.js';
+import { assertRowMatches, decodeCapture, sflowCaptures, TSHARK, tsharkSamples } from './helpers.js';
 
 const skip = needsData() || needsTool('tshark', TSHARK);
-
-/** Compare the columns tshark speaks for; the rest of the row must be what flowwatch always sets. */
-export function assertRowMatches(got: Row, want: Row, where: string): void {
-  for (const [k, v] of Object.entries(want)) assert.equal(got[k] ?? null, v, `${where}: ${k}`);
-  // Columns flowwatch fills that tshark does not name must not appear from nowhere.
-  const always = new Set(['time_start', 'time_end', 'time_received', 'source_type', 'packets']);
-  for (const k of Object.keys(got)) {
-    if (always.has(k) || k in want) continue;
-    assert.fail(`${where}: flowwatch set ${k}=${got[k]} which tshark does not show`);
-  }
-  assert.equal(got.source_type, 'sflow', where);
-  assert.equal(got.time_start, got.time_received, where);
-  assert.equal(got.time_end, got.time_received, where);
-}
 
 for (const file of sflowCaptures()) {
   test(`sFlow ${basename(file)} matches tshark`, { skip }, () => {

@@ -1,6 +1,7 @@
 // Shared pieces of the sFlow tests: tshark's sflow dissector as the independent reference (what it
 // says about each sample, in flowwatch column names), capture files in and out, and a datagram
 // builder for tests that wrap real frames in sFlow at test time.
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,6 +54,20 @@ export function rowObject(b: FlowBatch, r: number): Row {
     else o[col.name] = b.getNum(c, r);
   }
   return o;
+}
+
+/** Compare the columns tshark speaks for; the rest of the row must be what flowwatch always sets. */
+export function assertRowMatches(got: Row, want: Row, where: string): void {
+  for (const [k, v] of Object.entries(want)) assert.equal(got[k] ?? null, v, `${where}: ${k}`);
+  // Columns flowwatch fills that tshark does not name must not appear from nowhere.
+  const always = new Set(['time_start', 'time_end', 'time_received', 'source_type', 'packets']);
+  for (const k of Object.keys(got)) {
+    if (always.has(k) || k in want) continue;
+    assert.fail(`${where}: flowwatch set ${k}=${got[k]} which tshark does not show`);
+  }
+  assert.equal(got.source_type, 'sflow', where);
+  assert.equal(got.time_start, got.time_received, where);
+  assert.equal(got.time_end, got.time_received, where);
 }
 
 // ---- tshark
