@@ -430,3 +430,71 @@ test('connections beyond the limit are refused and counted', async () => {
     await rx.stop();
   }
 });
+
+test('mutated streams: each is framed up to its first bad header, counted, and never harms the listener', {
+  skip: needsData(),
+}, async () => {
+  const streams = ipfixStreams();
+  const rand = rng(0xbad);
+  const got = new Map<string, number>();
+  const closes = new Map<string, SessionCloseReason>();
+  const { rx, port, counters } = await startReceiver({
+    onMessage: (_m, exporter) => {
+      got.set(exporter, (got.get(exporter) ?? 0) + 1);
+    },
+    onSessionClose: (s, reason) => closes.set(s.exporter, reason),
+  });
+  try {
+    const cases: { local: string; messages: number; malformed: number; reason: SessionCloseReason }[] = [];
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(
+        Array.from({ length: 10 }, async (_, j) => {
+          const i = batch * 10 + j;
+          const msgs = streams[i % streams.length];
+          const stream = Buffer.concat(msgs.map((m) => m.bytes));
+          // A few random bytes anywhere in the stream: some land in headers, most in set contents.
+          for (let f = 0; f < 1 + Math.floor(rand() * 3); f++)
+            stream[Math.floor(rand() * stream.length)] = Math.floor(rand() * 256);
+          const cut = rand() < 0.3 ? stream.subarray(0, Math.floor(rand() * stream.length)) : stream;
+          const local = `127.0.8.${1 + i}`;
+          cases.push({ local, ...referenceFraming(cut) });
+          const s = await connect(port, local);
+          s.on('error', () => {}); // the receiver may reset a peer it closed for garbage
+          await send(s, Buffer.from(cut), 'random', rand).catch(() => {});
+          s.end();
+          await closed(s);
+        }),
+      );
+    }
+    await until(() => closes.size === 100, 'all sessions closed');
+    for (const c of cases) {
+      assert.equal(got.get(c.local) ?? 0, c.messages, `${c.local}: messages delivered`);
+      assert.equal(counters.get(c.local, 'malformed'), c.malformed, `${c.local}: malformed`);
+      assert.equal(closes.get(c.local), c.reason, `${c.local}: close reason`);
+    }
+    assert.ok(
+      cases.some((c) => c.malformed > 0),
+      'some streams were broken',
+    );
+    assert.equal(rx.connections, 0);
+  } finally {
+    await rx.stop();
+  }
+});
+
+/** What RFC 7011 §10.4 framing makes of a stream: messages before the first bad or cut-off header. */
+function referenceFraming(b: Uint8Array): { messages: number; malformed: number; reason: SessionCloseReason } {
+  let messages = 0;
+  let p = 0;
+  while (p < b.length) {
+    // Cut off by the peer's close: counted, but the session ended normally.
+    if (b.length - p < 4) return { messages, malformed: 1, reason: 'end' };
+    const v = (b[p] << 8) | b[p + 1];
+    const len = (b[p + 2] << 8) | b[p + 3];
+    if (v !== 10 || len < 16) return { messages, malformed: 1, reason: 'malformed' };
+    if (b.length - p < len) return { messages, malformed: 1, reason: 'end' };
+    messages++;
+    p += len;
+  }
+  return { messages, malformed: 0, reason: 'end' };
+}
