@@ -209,6 +209,37 @@ export function tsharkFlows(pcapFile: string): TsharkFlow[] {
   return flows;
 }
 
+/**
+ * Options data records tshark dissects in the capture (flat cflow.* leaves, in order): what the
+ * exporter said about its samplers, interfaces (if_name / if_descr) and applications (appl_*).
+ */
+export function tsharkOptionRecords(pcapFile: string): Record<string, string>[] {
+  const r = spawnSync('tshark', ['-r', pcapFile, '-d', 'udp.port==2055,cflow', '-T', 'json', '--no-duplicate-keys'], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+  });
+  if (r.status !== 0) throw new Error(`tshark failed: ${r.stderr}`);
+  const packets = JSON.parse(r.stdout) as { _source: { layers: Record<string, Json> } }[];
+  const optionIds = new Set<string>();
+  const out: Record<string, string>[] = [];
+  for (const pkt of packets) {
+    const cflow = pkt._source.layers.cflow;
+    if (cflow === undefined || typeof cflow === 'string' || Array.isArray(cflow)) continue;
+    for (const [k, set] of Object.entries(cflow)) {
+      if (typeof set === 'string' || Array.isArray(set)) continue;
+      for (const k2 of Object.keys(set)) {
+        const m = /^Options Template \(Id = (\d+)\)/.exec(k2);
+        if (m) optionIds.add(m[1]);
+      }
+      const setId = /\[id=(\d+)\]/.exec(k)?.[1];
+      if (setId === undefined || !optionIds.has(setId)) continue;
+      for (const [fk, fv] of Object.entries(set))
+        if (/^Flow \d+$/.test(fk) && typeof fv !== 'string' && !Array.isArray(fv)) out.push(leaves(fv));
+    }
+  }
+  return out;
+}
+
 /** Leaf fields of a flow; a repeated field (e.g. forward then RFC 5103 reverse) keeps its first value. */
 function leaves(o: { [k: string]: Json }, out: Record<string, string> = {}): Record<string, string> {
   const put = (k: string, v: Json) => {

@@ -17,6 +17,7 @@ import {
   type TsharkFlow,
   tsharkAbsTime,
   tsharkFlows,
+  tsharkOptionRecords,
 } from './corpus-helpers.js';
 
 type Row = Record<string, string | number | null>;
@@ -34,8 +35,43 @@ const DELIBERATELY_BAD: Record<string, string> = {
 /** Of those, the ones tshark dissects anyway (it is lenient with lengths): no comparison. */
 const TSHARK_LENIENT = new Set(['netflow5_test_invalid02.dat']);
 
+/**
+ * The flowwatch verdict of a firewall event (IANA IE 233 = Cisco NSEL NF_F_FW_EVENT, and its ASA
+ * 8.2 id 40005; PAN-OS, Barracuda, FortiOS): Flow created, deleted, denied, update. NSEL's extended
+ * event (33002) tells when the event is 0: 1001-1999 are deny reasons, 2000 and up teardown reasons.
+ */
+const VERDICT: Record<number, [string, string | undefined]> = {
+  1: ['accept', 'start'],
+  2: ['accept', 'end'],
+  3: ['reject', undefined],
+  5: ['accept', 'continue'],
+};
+
+/** A NUL-padded text field tshark shows as hex bytes (vendor fields it does not know). */
+function cString(hex: string): string {
+  const bytes = hex.split(':').map((h) => Number.parseInt(h, 16));
+  const nul = bytes.indexOf(0);
+  return Buffer.from(nul < 0 ? bytes : bytes.slice(0, nul)).toString('utf8');
+}
+
+/** RFC 6759 applicationId as tshark shows it (engine, selector hex bytes) → "engine:selector". */
+function appKey(engine: string, selector: string): string {
+  return `${Number(engine)}:${Number.parseInt(selector.replace(/:/g, ''), 16)}`;
+}
+
+/** Application names the exporter announced in options data (Cisco NBAR), per tshark. */
+function optionAppNames(pcap: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const o of tsharkOptionRecords(pcap)) {
+    const e = o['appl_id.classification_engine_id'];
+    const sel = o['appl_id.selector_id'];
+    if (e !== undefined && sel !== undefined && o.appl_name) m.set(appKey(e, sel), o.appl_name);
+  }
+  return m;
+}
+
 /** What tshark says about a flow, in flowwatch column names and representations. */
-function expected(tf: TsharkFlow): Row {
+function expected(tf: TsharkFlow, appNames: Map<string, string> = new Map()): Row {
   const f = tf.fields;
   const e: Row = {};
   const num = (k: string, col: string) => {
@@ -70,6 +106,30 @@ function expected(tf: TsharkFlow): Row {
   num('ip_version', 'ip_version');
   if (f.srcmac !== undefined) e.src_mac = f.srcmac.toLowerCase();
   if (f.dstmac !== undefined) e.dst_mac = f.dstmac.toLowerCase();
+  // Vendor fields: firewall verdicts, NAT addresses, application labels.
+  let ev = f.firewall_event !== undefined ? Number(f.firewall_event) : -1;
+  const ext = f.fw_ext_event !== undefined ? Number(f.fw_ext_event) : -1;
+  if (ev <= 0 && ext > 0) ev = ext >= 2000 ? 2 : ext > 1000 ? 3 : -1;
+  const verdict = VERDICT[ev];
+  if (verdict !== undefined) {
+    e.action = verdict[0];
+    if (verdict[1] !== undefined) e.flow_state = verdict[1];
+  }
+  const natSrc = pick(f.post_natsource_ipv4_address, f.post_natsource_ipv6_address);
+  const natDst = pick(f.post_natdestination_ipv4_address, f.post_natdestination_ipv6_address);
+  if (natSrc !== undefined) e.pkt_src_addr = natSrc;
+  if (natDst !== undefined) e.pkt_dst_addr = natDst;
+  let app: string | undefined = f.appl_name || f['pie.ntop.l7_proto_name'] || undefined;
+  // PAN-OS App-ID: v9 field 56701 beside privateEnterpriseNumber 25461 (tshark shows it as unknown).
+  if (!app && f.private_enterprise_number === '25461' && f.unknown_field_type)
+    app = cString(f.unknown_field_type) || undefined;
+  const engine = f['appl_id.classification_engine_id'];
+  // Engine 0 is "invalid" (RFC 6759 §4): no label.
+  if (!app && engine !== undefined && engine !== '0' && f['appl_id.selector_id'] !== undefined) {
+    const k = appKey(engine, f['appl_id.selector_id']);
+    app = appNames.get(k) ?? k;
+  }
+  if (app !== undefined) e.app = app;
   if (f.flow_end_reason !== undefined) {
     const r = Number(f.flow_end_reason);
     if (r >= 1 && r <= 5) e.end_reason = END_REASONS[r];
@@ -118,12 +178,12 @@ function diff(exp: Row, row: Row): string[] {
 }
 
 /** Match every tshark flow to a distinct decoded row; returns the problems. */
-function matchFlows(tflows: TsharkFlow[], rows: Row[]): string[] {
+function matchFlows(tflows: TsharkFlow[], rows: Row[], appNames?: Map<string, string>): string[] {
   const used = new Uint8Array(rows.length);
   const problems: string[] = [];
   let from = 0;
   for (const [i, tf] of tflows.entries()) {
-    const exp = expected(tf);
+    const exp = expected(tf, appNames);
     let found = -1;
     // Rows come in tshark's order except where held sets are released: look ahead first.
     for (let k = 0; k < rows.length && found < 0; k++) {
@@ -171,7 +231,9 @@ test('every NetFlow/IPFIX file of the corpus decodes and agrees with tshark fiel
       const lenient = files.some((f) => TSHARK_LENIENT.has(basename(f)));
       const tflows = lenient ? [] : tsharkFlows(pcap);
       flowsCompared += tflows.length;
-      for (const p of matchFlows(tflows, rows)) failures.push(`${name}: ${p}`);
+      const needNames = tflows.some((t) => t.fields['appl_id.classification_engine_id'] !== undefined);
+      const appNames = needNames ? optionAppNames(pcap) : undefined;
+      for (const p of matchFlows(tflows, rows, appNames)) failures.push(`${name}: ${p}`);
       if (rows.length < tflows.length) failures.push(`${name}: ${rows.length} rows, tshark ${tflows.length} flows`);
       if (bad !== undefined) {
         if (counters.total(bad as 'malformed') === 0) failures.push(`${name}: expected '${bad}' to be counted`);

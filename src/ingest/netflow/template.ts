@@ -120,6 +120,11 @@ export function compileTemplate(
     ops[i] = op >>> 16;
     cols[i] = op & 0xffff;
   }
+  // observationTimeMilliseconds stands for the end only when no flow end time is exported.
+  let hasEnd = false;
+  for (let i = 0; i < n; i++)
+    if (cols[i] === T_ABS_END && ops[i] >= OP_TIME_SEC && ops[i] <= OP_TIME_NTP && types[i] !== 323) hasEnd = true;
+  if (hasEnd) for (let i = 0; i < n; i++) if (types[i] === 323) ops[i] = OP_SKIP;
   return {
     id,
     kind,
@@ -208,6 +213,12 @@ function fieldOp(type: number, pen: number, len: number): number {
       return len === 4 ? op(OP_V4, C.pkt_src_addr) : OP_SKIP;
     case 226:
       return len === 4 ? op(OP_V4, C.pkt_dst_addr) : OP_SKIP;
+    // Cisco ASA 8.2/8.3 NSEL ids of the same NAT addresses (NF_F_XLATE_SRC/DST_ADDR_84), still sent
+    // by later releases in v9 (v9 only: above the IPFIX 15-bit range).
+    case 40001:
+      return len === 4 ? op(OP_V4, C.pkt_src_addr) : OP_SKIP;
+    case 40002:
+      return len === 4 ? op(OP_V4, C.pkt_dst_addr) : OP_SKIP;
     case 281: // postNATSourceIPv6Address
       return len === 16 ? op(OP_V6, C.pkt_src_addr) : OP_SKIP;
     case 282:
@@ -259,6 +270,7 @@ function fieldOp(type: number, pen: number, len: number): number {
     case 136: // flowEndReason
       return num ? op(OP_END_REASON, 0) : OP_SKIP;
     case 233: // firewallEvent (Cisco ASA NSEL NF_F_FW_EVENT)
+    case 40005: // NF_F_FW_EVENT_84, its ASA 8.2/8.3 id (same values)
       return num ? op(OP_FW_EVENT, 0) : OP_SKIP;
     case 96: // applicationName
       return op(OP_STRING, C.app);
@@ -287,6 +299,8 @@ function fieldOp(type: number, pen: number, len: number): number {
     case 152: // flowStartMilliseconds
       return num ? op(OP_TIME_MS, T_ABS_START) : OP_SKIP;
     case 153:
+      return num ? op(OP_TIME_MS, T_ABS_END) : OP_SKIP;
+    case 323: // observationTimeMilliseconds: Cisco ASA NSEL NF_F_EVENT_TIME_MSEC, the event's time
       return num ? op(OP_TIME_MS, T_ABS_END) : OP_SKIP;
     case 154: // flowStartMicroseconds
     case 156: // flowStartNanoseconds
