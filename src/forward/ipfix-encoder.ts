@@ -149,10 +149,12 @@ export class IpfixEncoder {
   private readonly classTemplates: (TemplateState | undefined)[] = [undefined, undefined, undefined, undefined];
   messages = 0;
   recordsEncoded = 0;
+  /** Rows not encoded: an encoder bug or a record larger than a message (counted, not thrown). */
+  recordsSkipped = 0;
 
   constructor(opts: IpfixEncoderOptions = {}) {
     this.observationDomain = (opts.observationDomain ?? 0) >>> 0;
-    this.maxMessageBytes = Math.min(MAX_MESSAGE, Math.max(256, opts.maxMessageBytes ?? 1400));
+    this.maxMessageBytes = Math.min(MAX_MESSAGE, Math.max(512, opts.maxMessageBytes ?? 1400));
     this.refreshMessages = opts.templateRefreshMessages ?? 0;
     this.refreshMs = (opts.templateRefreshSeconds ?? 0) * 1000;
     this.now = opts.now ?? Date.now;
@@ -185,19 +187,29 @@ export class IpfixEncoder {
     if (n === 0) return;
     this.sink = sink;
     const ts = this.classTemplates;
-    for (let k = 0; k < 4; k++) ts[k] = this.templateFor(batch, rows, n, k);
-    if (this.refreshDue()) for (const t of this.templates.values()) t.sent = false;
-    for (let k = 0; k < 4; k++) {
-      const t = ts[k];
-      if (t === undefined) continue;
-      for (let i = 0; i < n; i++) {
-        const r = rows === null ? i : rows[i];
-        if (rowClass(batch, r) === k) this.writeRecord(batch, r, t);
+    const before = this.recordsEncoded + this.recordsSkipped;
+    try {
+      for (let k = 0; k < 4; k++) ts[k] = this.templateFor(batch, rows, n, k);
+      for (let k = 0; k < 4; k++) {
+        const t = ts[k];
+        if (t === undefined) continue;
+        for (let i = 0; i < n; i++) {
+          const r = rows === null ? i : rows[i];
+          if (rowClass(batch, r) === k) this.writeRecord(batch, r, t);
+        }
       }
-      ts[k] = undefined;
+      this.flush();
+    } catch {
+      // Only a bug gets here (a row index beyond the batch, a sink that throws): the message in
+      // progress is abandoned and its rows counted, the caller's pipeline goes on.
+      this.pos = 0;
+      this.setStart = -1;
+      this.records = 0;
+      this.recordsSkipped += n - (this.recordsEncoded + this.recordsSkipped - before);
+    } finally {
+      ts.fill(undefined);
+      this.sink = undefined;
     }
-    this.flush();
-    this.sink = undefined;
   }
 
   /**
@@ -238,10 +250,24 @@ export class IpfixEncoder {
     return due;
   }
 
+  /** A new message; when a refresh is due it starts with every template (RFC 7011 §8.4). */
   private begin(): void {
     this.pos = HEADER_LEN;
     this.records = 0;
     this.setStart = -1;
+    if (!this.refreshDue()) return;
+    for (const t of this.templates.values()) {
+      t.sent = false;
+      if (this.fits(2 * SET_HEADER_LEN + t.bytes.length)) this.writeTemplate(t);
+    }
+  }
+
+  /** Bytes one more record of `t` needs in the current message (its template and set header too). */
+  private roomFor(t: TemplateState): number {
+    let n = t.recordLen;
+    if (!t.sent) n += SET_HEADER_LEN + t.bytes.length + SET_HEADER_LEN;
+    else if (this.setStart < 0 || this.setId !== t.id) n += SET_HEADER_LEN;
+    return n;
   }
 
   private fits(n: number): boolean {
@@ -293,22 +319,19 @@ export class IpfixEncoder {
 
   private writeRecord(b: FlowBatch, r: number, t: TemplateState): void {
     if (this.pos === 0) this.begin();
-    if (!t.sent) {
-      // A template goes in the same message, ahead of its first data set (RFC 7011 §8).
-      if (!this.fits(SET_HEADER_LEN + t.bytes.length + SET_HEADER_LEN + t.recordLen)) {
-        this.flush();
-        this.begin();
+    // Twice at most: a refresh at the head of the new message may leave no room for the record,
+    // which then opens the message after (maxMessageBytes ≥ 512 holds any template and record).
+    while (!this.fits(this.roomFor(t))) {
+      if (this.pos <= HEADER_LEN) {
+        this.recordsSkipped++;
+        return;
       }
-      this.writeTemplate(t);
-    }
-    const needSet = this.setStart < 0 || this.setId !== t.id;
-    if (!this.fits(t.recordLen + (needSet ? SET_HEADER_LEN : 0))) {
       this.flush();
       this.begin();
-      // Refresh may have been requested mid-batch: a new message must not reference a template
-      // the collector might have aged out; templates already sent on this stream stay valid.
-      this.openSet(t.id);
-    } else if (needSet) this.openSet(t.id);
+    }
+    // A template goes in the same message, ahead of its first data set (RFC 7011 §8).
+    if (!t.sent) this.writeTemplate(t);
+    if (this.setStart < 0 || this.setId !== t.id) this.openSet(t.id);
     const v = this.view;
     let p = this.pos;
     const fields = t.fields;
