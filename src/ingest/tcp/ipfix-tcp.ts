@@ -125,8 +125,9 @@ class Conn implements IpfixTcpSession {
   /** Waiting for the consumer's promise, or for the backlog to drain. */
   waiting = false;
   lastActivityMs: number;
-  /** Peer finished sending (FIN): deliver what is queued, then close. */
+  /** Peer finished sending (FIN, reset): deliver what is queued, then close. */
   ended = false;
+  endReason: SessionCloseReason = 'end';
   closed = false;
 
   constructor(id: number, sock: net.Socket, exporter: string, listener: string, stats: IpfixTcpExporterStats) {
@@ -252,8 +253,12 @@ export class IpfixTcpReceiver {
       this.finishIfDone(c);
     });
     sock.on('error', (err) => {
+      // A reset after the last message is common (exporters abort rather than close): what was
+      // already read is still delivered, then the session ends with reason 'error'.
       this.warn({ exporter, port: c.remotePort, err: err.message }, 'IPFIX/TCP connection error');
-      this.close(c, 'error');
+      c.ended = true;
+      c.endReason = 'error';
+      this.finishIfDone(c);
     });
     sock.on('close', () => {
       // A reset or a destroy without 'end': whatever is queued is still delivered (it was received).
@@ -449,7 +454,7 @@ export class IpfixTcpReceiver {
         'IPFIX/TCP connection closed in the middle of a message',
       );
     }
-    this.close(c, 'end');
+    this.close(c, c.endReason);
   }
 
   private close(c: Conn, reason: SessionCloseReason): void {
