@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { test } from 'node:test';
-import { looksLikeSFlow } from '../../src/ingest/sflow/decoder.js';
 import { readUdpPackets } from '../../src/ingest/pcap/reader.js';
+import { looksLikeSFlow } from '../../src/ingest/sflow/decoder.js';
 import { dataPath, needsData, needsTool } from '../helpers/data.js';
 import { assertRowMatches, decodeCapture, sflowCaptures, TSHARK, tsharkSamples } from './helpers.js';
 
