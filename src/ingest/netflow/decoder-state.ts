@@ -14,6 +14,8 @@ export const DECODER_STATE_VERSION = 1;
 
 /** Bounds on what a state file (or an exporter) may make the decoder hold. */
 export const MAX_DOMAINS = 10_000;
+/** Per exporter and protocol: source ids (v9), observation domains (IPFIX), engines (v5). */
+export const MAX_DOMAINS_PER_EXPORTER = 1024;
 export const MAX_TEMPLATES_PER_DOMAIN = 4096;
 export const MAX_TEMPLATES_TOTAL = 100_000;
 /** A 65535-byte IPFIX message holds at most 16 382 4-byte field specifiers. */

@@ -18,6 +18,8 @@ import {
   type ImportResult,
   MAX_APPLICATIONS,
   MAX_INTERFACES,
+  MAX_DOMAINS_PER_EXPORTER,
+  MAX_TEMPLATES_PER_DOMAIN,
   MAX_TEMPLATES_TOTAL,
   MAX_TEXT,
   parseDomainDump,
@@ -315,9 +317,10 @@ export class FlowExportDecoder {
   private restoreDomain(d: DomainDump, res: ImportResult): void {
     const version = d.protocol === 'netflow5' ? V5 : d.protocol === 'netflow9' ? V9 : IPFIX;
     const dom = this.domain(this.exporterState(d.exporter), version, d.observationDomain);
+    if (dom === undefined) throw new Error(`exporter ${d.exporter}: more than ${MAX_DOMAINS_PER_EXPORTER} domains`);
     const ipfix = version === IPFIX;
     for (const t of d.templates) {
-      if (dom.templates.has(t.id)) continue;
+      if (dom.templates.has(t.id) || dom.templates.size >= MAX_TEMPLATES_PER_DOMAIN) continue;
       const types = t.fields.map((f) => f[0]);
       const lens = t.fields.map((f) => f[1]);
       const pens = t.fields.map((f) => f[2]);
@@ -386,6 +389,7 @@ export class FlowExportDecoder {
     const interval = ((buf[22] << 8) | buf[23]) & 0x3fff;
     const rate = interval === 0 ? 1 : interval;
     const dom = this.domain(this.exp as ExporterState, V5, engine);
+    if (dom === undefined) return this.overLimit();
     dom.rate = rate;
     this.trackSequence(dom, seq, count);
     const hdrMs = unixSecs * 1000 + Math.floor(unixNsecs / 1e6);
@@ -434,6 +438,7 @@ export class FlowExportDecoder {
     this.hdrMs = u32(buf, 8) * 1000;
     this.seq = u32(buf, 12);
     const dom = this.domain(exp, V9, u32(buf, 16));
+    if (dom === undefined) return this.overLimit();
     this.dom = dom;
     this.sourceType = SRC_NETFLOW9;
     // RFC 3954 §5.1: the sequence number counts export packets per source id.
@@ -453,6 +458,7 @@ export class FlowExportDecoder {
     this.sysUptime = 0;
     this.seq = u32(buf, 8);
     const dom = this.domain(exp, IPFIX, u32(buf, 12));
+    if (dom === undefined) return this.overLimit();
     this.dom = dom;
     this.sourceType = SRC_IPFIX;
     const pendingBefore = this.pending.length;
@@ -619,6 +625,10 @@ export class FlowExportDecoder {
 
   private learn(t: Template, sink: BatchSink): void {
     const dom = this.dom as DomainState;
+    if (dom.templates.size >= MAX_TEMPLATES_PER_DOMAIN && !dom.templates.has(t.id)) {
+      this.count('unsupported');
+      return;
+    }
     dom.templates.set(t.id, t);
     this.count('templates');
     if (dom.pending > 0) this.release(dom, t.id, sink);
@@ -1050,10 +1060,14 @@ export class FlowExportDecoder {
     return e;
   }
 
-  private domain(exp: ExporterState, version: number, id: number): DomainState {
+  /** The domain's state; undefined when the exporter already has as many domains as it may. */
+  private domain(exp: ExporterState, version: number, id: number): DomainState | undefined {
     const m = version === V5 ? exp.v5 : version === V9 ? exp.v9 : exp.ipfix;
     let d = m.get(id);
     if (d === undefined) {
+      // Every packet may name a new source id / observation domain: without a cap one exporter
+      // (or a spoofed source) grows the state without bound.
+      if (m.size >= MAX_DOMAINS_PER_EXPORTER) return undefined;
       d = {
         protocol: version === V5 ? 'netflow5' : version === V9 ? 'netflow9' : 'ipfix',
         id,
@@ -1075,6 +1089,12 @@ export class FlowExportDecoder {
 
   private count(name: CounterName, n = 1): void {
     this.counters.add((this.exp as ExporterState).name, name, n);
+  }
+
+  /** A packet of a domain beyond the per-exporter cap: valid, but not decoded. */
+  private overLimit(): number {
+    this.count('unsupported');
+    return 0;
   }
 
   private malformed(): number {
