@@ -1,10 +1,10 @@
-// `flowwatch import FILE...`: pcap/pcapng files carrying NetFlow/IPFIX export packets on any UDP
-// port (recognised by content), decoded into the store. The exporter is the packet's source
+// `flowwatch import FILE...`: pcap/pcapng files carrying NetFlow/IPFIX or sFlow datagrams on any
+// UDP port (recognised by content), decoded into the store. The exporter is the packet's source
 // address and the receive time its capture time, so an import equals what `serve` would have
 // stored had it been listening.
 
 import { readFileSync } from 'node:fs';
-import { FlowExportDecoder, looksLikeFlowExport } from '../ingest/netflow/decoder.js';
+import { DatagramDecoder, looksLikeFlowDatagram } from '../ingest/datagram.js';
 import { readUdpPackets } from '../ingest/pcap/reader.js';
 import { ExporterCounters } from '../pipeline/counters.js';
 import { ExporterPolicy, type ExporterSetting } from '../pipeline/exporter-policy.js';
@@ -44,7 +44,7 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
   const counters = new ExporterCounters();
   const store = await openStore({ dir: opts.dataDir, memoryLimit: opts.memoryLimit, threads: opts.threads });
   const before = await store.count();
-  const decoder = new FlowExportDecoder({ counters });
+  const decoder = new DatagramDecoder({ counters, onInterfaceCounters: (c) => store.appendInterfaceCounters(c) });
   const errors: string[] = [];
   const policy = new ExporterPolicy(opts.exporters ?? new Map(), counters);
   const pipeline = new IngestPipeline({
@@ -78,7 +78,7 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
       const onError = (msg: string) => s.errors.push(`${file}: ${msg}`);
       for (const p of readUdpPackets(buf, onError)) {
         s.packets++;
-        if (!looksLikeFlowExport(p.payload)) {
+        if (!looksLikeFlowDatagram(p.payload)) {
           s.otherPackets++;
           continue;
         }
@@ -104,7 +104,13 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
     for (const [exporter, c] of Object.entries(counters.snapshot())) store.recordCoverage(lastPacketMs, exporter, c);
     await pipeline.flush();
     const previous = await store.exporterStates();
-    for (const st of exporterStates(decoder.inventory(), counters, previous))
+    for (const st of exporterStates(
+      decoder.netflow.inventory(),
+      counters,
+      previous,
+      Date.now(),
+      decoder.sflow.inventory(),
+    ))
       await store.putExporterState(st.exporter, st);
     s.stored = (await store.count()) - before;
     s.errors.push(...errors);

@@ -16,13 +16,15 @@ import { FORMATS, type Format, renderRows } from './output.js';
 const USAGE = `flowwatch — network flow telemetry and security analytics
 
 usage:
-  flowwatch serve [--config FILE] [--data DIR] [--listen HOST:PORT]... [--http HOST:PORT]
+  flowwatch serve [--config FILE] [--data DIR] [--listen HOST:PORT]... [--listen-tcp HOST:PORT]... [--http HOST:PORT]
   flowwatch import [--data DIR] [--config FILE] FILE...
   flowwatch query [--data DIR] [--since T] [--until T] [FILTER]
                   [--top N --by FIELD[,FIELD...] --order flows|packets|bytes]
                   [--fields F,...] [--limit N] [--format table|csv|json|ndjson]
   flowwatch timeseries [--data DIR] [--interval 1m] [--by FIELD] [--since T] [--until T] [FILTER]
   flowwatch stats [--data DIR] [--format table|json]
+  flowwatch interfaces [--data DIR] [--since T] [--until T] [--agent ADDR] [--format ...]
+                                      interface utilisation from sFlow counter samples
   flowwatch fields                    the fields the filter language and --by/--fields accept
   flowwatch config --reference | --check FILE
 
@@ -47,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
       return timeseries(rest);
     case 'stats':
       return stats(rest);
+    case 'interfaces':
+      return interfaces(rest);
     case 'fields':
       return fields();
     case 'config':
@@ -77,16 +81,25 @@ async function serve(args: string[]): Promise<number> {
     config: { type: 'string', short: 'c' },
     data: { type: 'string' },
     listen: { type: 'string', multiple: true },
+    'listen-tcp': { type: 'string', multiple: true },
     http: { type: 'string' },
   });
   const cfg = values.config ? loadConfig(values.config as string) : defaultConfig();
   if (values.data) cfg.dataDir = values.data as string;
-  // --listen replaces both UDP lists (every listener recognises NetFlow, IPFIX by content).
+  // --listen replaces every UDP list (each listener recognises NetFlow, IPFIX and sFlow by
+  // content) and, unless --listen-tcp is given too, turns IPFIX over TCP off.
   if (values.listen) {
     const list = values.listen as string[];
     for (const a of list) if (!splitHostPort(a)) throw new UsageError(`--listen: bad host:port ${a}`);
     cfg.listen.netflow = list;
     cfg.listen.ipfix = [];
+    cfg.listen.sflow = [];
+    cfg.listen.ipfixTcp = [];
+  }
+  if (values['listen-tcp']) {
+    const list = values['listen-tcp'] as string[];
+    for (const a of list) if (!splitHostPort(a)) throw new UsageError(`--listen-tcp: bad host:port ${a}`);
+    cfg.listen.ipfixTcp = list;
   }
   if (values.http !== undefined) cfg.http.listen = values.http as string;
   // Loaded per command: a query should not pay for the receivers, pino or the decoders.
@@ -129,7 +142,7 @@ async function importCmd(args: string[]): Promise<number> {
     )
     .join('\n');
   process.stdout.write(
-    `imported ${summary.files} file(s): ${summary.packets} packets, ${summary.exportPackets} flow export packets, ` +
+    `imported ${summary.files} file(s): ${summary.packets} packets, ${summary.exportPackets} flow datagrams, ` +
       `${summary.flows} flows decoded, ${summary.stored} stored\n` +
       `exporters: ${summary.exporters.join(', ') || '(none)'}\n` +
       (lost ? `not decoded:\n${lost}\n` : '') +
@@ -303,6 +316,58 @@ interface TableInfo {
   maxTimeMs?: number | null;
 }
 
+async function interfaces(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    data: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    agent: { type: 'string' },
+    format: { type: 'string' },
+  });
+  const format = formatArg(values.format);
+  const target = await openTarget((values.data as string) ?? './data');
+  try {
+    const r = await target.interfaces({
+      since: timeArg('since', values.since),
+      until: timeArg('until', values.until),
+      agent: values.agent as string | undefined,
+    });
+    const rows = r.rows.map((row) => {
+      const speed = Number(row.if_speed) || 0;
+      const util = (bps: unknown) =>
+        speed > 0 && typeof bps === 'number' ? Math.round((bps / speed) * 1000) / 10 : null;
+      const bps = (v: unknown) => (typeof v === 'number' ? Math.round(v) : null);
+      return {
+        ...row,
+        in_bps_avg: bps(row.in_bps_avg),
+        in_bps_peak: bps(row.in_bps_peak),
+        out_bps_avg: bps(row.out_bps_avg),
+        out_bps_peak: bps(row.out_bps_peak),
+        in_util_pct: util(row.in_bps_avg),
+        out_util_pct: util(row.out_bps_avg),
+      };
+    });
+    const cols = [
+      'agent',
+      'if_index',
+      'if_speed',
+      'samples',
+      'in_bps_avg',
+      'in_bps_peak',
+      'in_util_pct',
+      'out_bps_avg',
+      'out_bps_peak',
+      'out_util_pct',
+      'errors',
+      'discards',
+    ];
+    process.stdout.write(renderRows(rows, cols, format));
+  } finally {
+    await target.close();
+  }
+  return 0;
+}
+
 function renderStats(s: Record<string, unknown>): string {
   const out: string[] = [];
   const store = (s.store ?? {}) as {
@@ -332,6 +397,11 @@ function renderStats(s: Record<string, unknown>): string {
       out.push(`  domain ${d.observationDomain}: templates ${tpl}; sampling ${samplers.join(', ') || 'none exported'}`);
       if (d.pendingSets) out.push(`    ${d.pendingSets} data sets waiting for their template`);
     }
+    if (st.sflow)
+      for (const sa of st.sflow.subAgents)
+        out.push(
+          `  sFlow sub-agent ${sa.id}: datagram sequence ${sa.lastSequence}, ${sa.datagramsLost} datagrams lost, ${sa.sources} data sources`,
+        );
     const c = st.counters ?? {};
     if (Object.keys(c).length)
       out.push(

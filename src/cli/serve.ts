@@ -1,10 +1,13 @@
-// `flowwatch serve`: UDP receivers → decode → store, with /metrics, /health and the query API.
+// `flowwatch serve`: UDP and TCP receivers → decode → per-exporter policy → forward and store,
+// with /metrics, /health and the query API.
 
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import pino from 'pino';
 import { ApiServer, type Metric } from '../api/server.js';
 import type { Config } from '../config/config.js';
-import { FlowExportDecoder } from '../ingest/netflow/decoder.js';
+import { Forwarder } from '../forward/forwarder.js';
+import { DatagramDecoder } from '../ingest/datagram.js';
+import { IpfixTcpReceiver } from '../ingest/tcp/ipfix-tcp.js';
 import { UdpReceiver } from '../ingest/udp/receiver.js';
 import { CounterDeltas, type CounterName, ExporterCounters } from '../pipeline/counters.js';
 import { ExporterPolicy } from '../pipeline/exporter-policy.js';
@@ -33,31 +36,61 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     retention: { raw: cfg.store.retention.raw, rollup1m: cfg.store.retention.rollup1m },
   });
   const storedAtStart = await store.count();
-  const decoder = new FlowExportDecoder({ counters, pendingLimit: cfg.decode.pendingPackets });
+  const decoder = new DatagramDecoder({
+    counters,
+    pendingLimit: cfg.decode.pendingPackets,
+    onInterfaceCounters: (c) => store.appendInterfaceCounters(c),
+  });
   const policy = new ExporterPolicy(cfg.exporters, counters);
+  const forwarders = cfg.forward.map((f) => new Forwarder(f));
   const pipeline = new IngestPipeline({
     writer: store,
     counters,
     batchSize: cfg.store.batchSize,
-    transform: policy.empty ? undefined : (b) => policy.apply(b),
+    // Forwarders encode before send() returns, so the batch can go on to the store unchanged.
+    transform:
+      policy.empty && forwarders.length === 0
+        ? undefined
+        : (b) => {
+            policy.apply(b);
+            for (const f of forwarders) f.send(b);
+          },
     onError: (err) => log.error({ err: err.message }, 'store append failed'),
   });
   const receiver = new UdpReceiver({
-    addrs: [...cfg.listen.netflow, ...cfg.listen.ipfix],
+    addrs: [...cfg.listen.netflow, ...cfg.listen.ipfix, ...cfg.listen.sflow],
     receiveBuffer: cfg.listen.receiveBuffer,
     queuePackets: cfg.listen.queuePackets,
     counters,
   });
   await receiver.start();
+  // IPFIX over TCP: decoded as it arrives; while the store is behind the sockets are paused, so
+  // TCP flow control holds the exporters back instead of anything being dropped.
+  const tcp = new IpfixTcpReceiver({
+    addrs: cfg.listen.ipfixTcp,
+    counters,
+    log,
+    idleTimeoutMs: cfg.listen.tcpIdleTimeout,
+    maxConnections: cfg.listen.tcpMaxConnections,
+    onMessage: (m, exporter, ms) => {
+      decoder.decode(m, exporter, ms, pipeline);
+    },
+    paused: () => pipeline.backlogFull,
+    drained: () => pipeline.whenDrained(),
+  });
+  await tcp.start();
 
   const started = Date.now();
   let running = true;
   let stored = storedAtStart;
 
-  const metrics = (): Metric[] => collectMetrics(counters, receiver, pipeline, stored - storedAtStart);
+  const metrics = (): Metric[] => [
+    ...collectMetrics(counters, receiver, pipeline, stored - storedAtStart),
+    ...forwarderMetrics(forwarders),
+  ];
   const target = new LocalQueryTarget(
     store,
-    () => ({ counters: counters.snapshot(), templates: decoder.inventory() }),
+    () => ({ counters: counters.snapshot(), templates: decoder.netflow.inventory(), sflow: decoder.sflow.inventory() }),
     false,
   );
   let api: ApiServer | undefined;
@@ -124,7 +157,13 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   // Counters of earlier runs, so the stored totals keep counting across restarts.
   const previousStates = await store.exporterStates();
   const saveState = async () => {
-    for (const st of exporterStates(decoder.inventory(), counters, previousStates))
+    for (const st of exporterStates(
+      decoder.netflow.inventory(),
+      counters,
+      previousStates,
+      Date.now(),
+      decoder.sflow.inventory(),
+    ))
       await store.putExporterState(st.exporter, st);
   };
   const stateTimer = setInterval(() => void saveState().catch(() => {}), 10_000);
@@ -170,6 +209,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     clearInterval(retentionTimer);
     clearInterval(logTimer);
     await receiver.stop();
+    await tcp.stop();
     await decodeLoop;
     // Decode what the receiver had already accepted: a clean stop loses nothing it took in.
     for (let d = receiver.shift(); d !== undefined; d = receiver.shift())
@@ -178,6 +218,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     recordCoverage();
     stored = await pipeline.flush();
     await saveState();
+    await Promise.all(forwarders.map((f) => f.stop(5000)));
     await api?.stop();
     await store.close();
     log.info({ stored: stored - storedAtStart }, 'flowwatch stopped');
@@ -200,6 +241,8 @@ const COUNTER_HELP: Record<CounterName, string> = {
   malformed: 'records or packets that could not be parsed',
   unsupported: 'valid input flowwatch does not decode',
   store_errors: 'flows the store refused',
+  agent_drops: 'samples the sFlow agent dropped itself',
+  datagrams_lost: 'sFlow datagrams missing by sequence number',
   rate_limited: "flows left out by the exporter's flow-rate limit (kept flows carry a scaled sampling rate)",
 };
 
@@ -247,4 +290,38 @@ function collectMetrics(
     },
   );
   return out;
+}
+
+function forwarderMetrics(forwarders: Forwarder[]): Metric[] {
+  if (forwarders.length === 0) return [];
+  const rows: Metric = {
+    name: 'flowwatch_forward_rows_total',
+    help: 'rows handled by each forwarding target, by result',
+    type: 'counter',
+    samples: [],
+  };
+  const errors: Metric = {
+    name: 'flowwatch_forward_errors_total',
+    help: 'send errors, retries and connects per forwarding target',
+    type: 'counter',
+    samples: [],
+  };
+  for (const f of forwarders) {
+    const c = f.counters;
+    const target = f.target.name;
+    for (const [result, v] of [
+      ['sent', c.rows_sent],
+      ['filtered_out', c.rows_filtered_out],
+      ['dropped_buffer_full', c.rows_dropped_buffer_full],
+      ['dropped_undeliverable', c.rows_dropped_undeliverable],
+    ] as const)
+      rows.samples.push({ labels: { target, result }, value: v });
+    for (const [kind, v] of [
+      ['send_errors', c.send_errors],
+      ['retries', c.retries],
+      ['connects', c.connects],
+    ] as const)
+      errors.samples.push({ labels: { target, kind }, value: v });
+  }
+  return [rows, errors];
 }

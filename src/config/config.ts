@@ -6,6 +6,8 @@
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { parseFilter } from '../filter/index.js';
+import type { ForwarderOptions } from '../forward/forwarder.js';
 import type { ExporterSetting } from '../pipeline/exporter-policy.js';
 import { formatAddrWords, parseAddr } from '../pipeline/flow-batch.js';
 import { editDistance } from '../util/edit-distance.js';
@@ -13,7 +15,16 @@ import { parseDuration, parseSize } from '../util/units.js';
 
 export interface Config {
   dataDir: string;
-  listen: { netflow: string[]; ipfix: string[]; receiveBuffer: number; queuePackets: number };
+  listen: {
+    netflow: string[];
+    ipfix: string[];
+    sflow: string[];
+    ipfixTcp: string[];
+    tcpIdleTimeout: number;
+    tcpMaxConnections: number;
+    receiveBuffer: number;
+    queuePackets: number;
+  };
   http: { listen: string };
   store: {
     memoryLimit: string;
@@ -26,9 +37,11 @@ export interface Config {
   log: { level: string };
   /** Per-exporter settings by exporter address. */
   exporters: Map<string, ExporterSetting>;
+  /** Where matching flows are re-exported. */
+  forward: ForwarderOptions[];
 }
 
-type Kind = 'string' | 'addrs' | 'size' | 'duration' | 'int' | 'level' | 'exporters';
+type Kind = 'string' | 'addrs' | 'size' | 'duration' | 'int' | 'level' | 'exporters' | 'forward';
 
 interface Setting {
   key: string; // dotted YAML path
@@ -66,6 +79,42 @@ export const SETTINGS: Setting[] = [
     description: 'UDP host:port list for IPFIX (NetFlow is recognised here too)',
     set: (c, v: string[]) => {
       c.listen.ipfix = v;
+    },
+  },
+  {
+    key: 'listen.sflow',
+    kind: 'addrs',
+    default: ['0.0.0.0:6343'],
+    description: 'UDP host:port list for sFlow v5 (NetFlow/IPFIX are recognised here too)',
+    set: (c, v: string[]) => {
+      c.listen.sflow = v;
+    },
+  },
+  {
+    key: 'listen.ipfix_tcp',
+    kind: 'addrs',
+    default: ['0.0.0.0:4739'],
+    description: 'TCP host:port list for IPFIX over TCP (RFC 7011 §10.4); backpressure instead of loss',
+    set: (c, v: string[]) => {
+      c.listen.ipfixTcp = v;
+    },
+  },
+  {
+    key: 'listen.tcp_idle_timeout',
+    kind: 'duration',
+    default: '5m',
+    description: 'an IPFIX/TCP connection silent this long is closed',
+    set: (c, v: number) => {
+      c.listen.tcpIdleTimeout = v;
+    },
+  },
+  {
+    key: 'listen.tcp_max_connections',
+    kind: 'int',
+    default: 1024,
+    description: 'IPFIX/TCP connections at most (64 per exporter address)',
+    set: (c, v: number) => {
+      c.listen.tcpMaxConnections = v;
     },
   },
   {
@@ -169,6 +218,16 @@ export const SETTINGS: Setting[] = [
     },
   },
   {
+    key: 'forward',
+    kind: 'forward',
+    default: '[]',
+    description:
+      'list of re-export targets: `to` (udp://HOST:PORT or tcp://HOST:PORT for IPFIX, http(s)://… for NDJSON), optional `filter` (the filter language), `observation_domain`, `headers`, `times` (iso or ms)',
+    set: (c, v: ForwarderOptions[]) => {
+      c.forward = v;
+    },
+  },
+  {
     key: 'log.level',
     kind: 'level',
     default: 'info',
@@ -193,7 +252,17 @@ export class ConfigError extends Error {
 function emptyConfig(): Config {
   return {
     dataDir: '',
-    listen: { netflow: [], ipfix: [], receiveBuffer: 0, queuePackets: 0 },
+    listen: {
+      netflow: [],
+      ipfix: [],
+      sflow: [],
+      ipfixTcp: [],
+      tcpIdleTimeout: 0,
+      tcpMaxConnections: 0,
+      receiveBuffer: 0,
+      queuePackets: 0,
+    },
+    forward: [],
     http: { listen: '' },
     store: { memoryLimit: '', threads: 0, flushInterval: 0, batchSize: 0, retention: { raw: 0, rollup1m: 0 } },
     decode: { pendingPackets: 0 },
@@ -328,6 +397,11 @@ function convert(s: Setting, v: unknown, file: string): unknown {
       }
       return out;
     }
+    case 'forward': {
+      const list = typeof v === 'string' ? [] : v;
+      if (!Array.isArray(list)) throw bad('expected a list of targets');
+      return list.map((item, i) => forwardTarget(item, `${s.key}[${i}]`, file));
+    }
     case 'addrs': {
       const list = typeof v === 'string' ? [v] : v;
       if (!Array.isArray(list)) throw bad('expected host:port or a list of them');
@@ -335,6 +409,58 @@ function convert(s: Setting, v: unknown, file: string): unknown {
       return list;
     }
   }
+}
+
+function forwardTarget(item: unknown, key: string, file: string): ForwarderOptions {
+  if (typeof item !== 'object' || item === null || Array.isArray(item))
+    throw new ConfigError(file, key, 'expected a mapping with `to` and optional `filter`');
+  const o = item as Record<string, unknown>;
+  for (const k of Object.keys(o))
+    if (!['to', 'filter', 'observation_domain', 'headers', 'times'].includes(k)) {
+      const near = nearest(k, ['to', 'filter', 'observation_domain', 'headers', 'times']);
+      throw new ConfigError(file, `${key}.${k}`, `unknown setting${near ? `; did you mean ${near}?` : ''}`);
+    }
+  let filter: string | undefined;
+  if (o.filter !== undefined) {
+    if (typeof o.filter !== 'string') throw new ConfigError(file, `${key}.filter`, 'expected a filter expression');
+    try {
+      parseFilter(o.filter);
+    } catch (e) {
+      throw new ConfigError(file, `${key}.filter`, (e as Error).message);
+    }
+    filter = o.filter;
+  }
+  const domain = o.observation_domain;
+  if (
+    domain !== undefined &&
+    (typeof domain !== 'number' || !Number.isInteger(domain) || domain < 0 || domain > 0xffffffff)
+  )
+    throw new ConfigError(file, `${key}.observation_domain`, 'expected a whole number from 0 to 4294967295');
+  const to = typeof o.to === 'string' ? o.to : '';
+  const m = /^(udp|tcp):\/\/(.+)$/.exec(to);
+  if (m) {
+    const hp = splitHostPort(m[2]);
+    if (!hp || hp.port === 0) throw new ConfigError(file, `${key}.to`, `bad host:port in ${to}`);
+    const common = { host: hp.host, port: hp.port, observationDomain: domain as number | undefined };
+    return { filter, target: m[1] === 'udp' ? { kind: 'ipfix-udp', ...common } : { kind: 'ipfix-tcp', ...common } };
+  }
+  if (/^https?:\/\/./.test(to)) {
+    const headers = o.headers;
+    if (headers !== undefined && (typeof headers !== 'object' || headers === null || Array.isArray(headers)))
+      throw new ConfigError(file, `${key}.headers`, 'expected a mapping of header names to values');
+    if (o.times !== undefined && o.times !== 'iso' && o.times !== 'ms')
+      throw new ConfigError(file, `${key}.times`, 'expected iso or ms');
+    return {
+      filter,
+      target: {
+        kind: 'ndjson-http',
+        url: to,
+        headers: headers as Record<string, string> | undefined,
+        times: o.times as 'iso' | 'ms' | undefined,
+      },
+    };
+  }
+  throw new ConfigError(file, `${key}.to`, 'expected udp://HOST:PORT, tcp://HOST:PORT or an http(s) URL');
 }
 
 /** "127.0.0.1:2055", "[::1]:2055", ":2055" → host and port; null when malformed. */

@@ -17,6 +17,8 @@ export type CounterName =
   | 'malformed' // records or packets that could not be parsed
   | 'unsupported' // valid input of a version/kind flowwatch does not decode
   | 'store_errors' // flows that could not be stored
+  | 'agent_drops' // samples an sFlow agent dropped itself (its own "drops" field)
+  | 'datagrams_lost' // sFlow datagrams missing by their sequence numbers (loss already counted as flows in sequence_lost)
   | 'rate_limited'; // flows left out by an exporter's flow-rate limit (kept flows carry a scaled sampling rate)
 
 export class ExporterCounters {

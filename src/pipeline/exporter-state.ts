@@ -3,12 +3,15 @@
 // and the counters by reason, so a stopped store still says how complete its flows are.
 
 import type { ExporterInventory } from '../ingest/netflow/decoder.js';
+import type { SFlowAgentInventory } from '../ingest/sflow/decoder.js';
 import type { CounterName, ExporterCounters } from './counters.js';
 
 export interface ExporterState {
   exporter: string;
   updatedMs: number;
   domains: ExporterInventory[];
+  /** sFlow agents: sub-agents, datagram sequence, datagrams and samples lost. */
+  sflow?: SFlowAgentInventory;
   counters: Partial<Record<CounterName, number>>;
 }
 
@@ -21,6 +24,7 @@ export function exporterStates(
   counters: ExporterCounters,
   previous: Record<string, unknown> = {},
   nowMs = Date.now(),
+  sflow: readonly SFlowAgentInventory[] = [],
 ): ExporterState[] {
   const byExporter = new Map<string, ExporterState>();
   const snap = counters.snapshot();
@@ -37,6 +41,7 @@ export function exporterStates(
     return s;
   };
   for (const inv of inventory) get(inv.exporter).domains.push(inv);
+  for (const a of sflow) get(a.agent).sflow = a;
   for (const e of counters.exporters()) get(e);
   return [...byExporter.values()].sort((a, b) => (a.exporter < b.exporter ? -1 : 1));
 }

@@ -57,6 +57,7 @@ const LOSS_COUNTERS = new Set([
   'malformed',
   'unsupported',
   'store_errors',
+  'agent_drops',
 ]);
 
 export function summariseLosses(coverage: Record<string, Record<string, number>>): Record<string, number> | undefined {
@@ -72,7 +73,15 @@ export interface QueryTarget {
   top(req: TopRequest): Promise<QueryResult>;
   timeseries(req: TimeseriesRequest): Promise<QueryResult>;
   stats(): Promise<Record<string, unknown>>;
+  /** sFlow interface utilisation over a range (from counter samples). */
+  interfaces(req: InterfacesRequest): Promise<QueryResult>;
   close(): Promise<void>;
+}
+
+export interface InterfacesRequest {
+  since?: number;
+  until?: number;
+  agent?: string;
 }
 
 export class QueryError extends Error {
@@ -149,6 +158,10 @@ export class LocalQueryTarget implements QueryTarget {
     return { rows: r.rows, table: r.table, losses: await this.losses(req) };
   }
 
+  async interfaces(req: InterfacesRequest): Promise<QueryResult> {
+    return { rows: await this.store.interfaceUtilisation(req), table: 'interface_counters' };
+  }
+
   async stats(): Promise<Record<string, unknown>> {
     const exporters = await this.store.exporterStates();
     return { store: await this.store.stats(), exporters, ...this.extraStats() };
@@ -181,6 +194,9 @@ export class RemoteQueryTarget implements QueryTarget {
   }
   timeseries(req: TimeseriesRequest): Promise<QueryResult> {
     return this.call('/api/v1/timeseries', req) as Promise<QueryResult>;
+  }
+  interfaces(req: InterfacesRequest): Promise<QueryResult> {
+    return this.call('/api/v1/interfaces', req) as Promise<QueryResult>;
   }
   stats(): Promise<Record<string, unknown>> {
     return this.call('/api/v1/stats') as Promise<Record<string, unknown>>;

@@ -244,7 +244,7 @@ const DECLARED: ColumnDef[] = [
     type: 'enum',
     description: 'firewall/security-group verdict',
     group: 'verdict',
-    sources: [...CLOUD, 'netflow9', 'ipfix', 'zeek', 'suricata'],
+    sources: [...CLOUD, 'netflow9', 'ipfix', 'sflow', 'zeek', 'suricata'],
     enumValues: ACTIONS,
   },
   {
@@ -298,14 +298,14 @@ const DECLARED: ColumnDef[] = [
     type: 'addr',
     description: 'packet-level source address (before NAT / as seen on the wire)',
     group: 'cloud',
-    sources: ['aws_vpc', 'netflow9', 'ipfix'],
+    sources: ['aws_vpc', 'netflow9', 'ipfix', 'sflow'],
   },
   {
     name: 'pkt_dst_addr',
     type: 'addr',
     description: 'packet-level destination address (before NAT / as seen on the wire)',
     group: 'cloud',
-    sources: ['aws_vpc', 'netflow9', 'ipfix'],
+    sources: ['aws_vpc', 'netflow9', 'ipfix', 'sflow'],
   },
   { name: 'traffic_path', type: 'string', description: 'cloud egress path', group: 'cloud', sources: ['aws_vpc'] },
   // routing (exported by routers; nfdump users expect these)

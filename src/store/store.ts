@@ -2,6 +2,7 @@
 // ClickHouse one can follow with the same contract. Callers hand over FlowBatches and ask
 // questions in column names; JS values come back (addresses as text, enums as names, times as ms).
 
+import type { InterfaceCounters } from '../ingest/sflow/decoder.js';
 import type { FlowBatch } from '../pipeline/flow-batch.js';
 
 /** Parameterised SQL from the filter compiler: `$1..$n` placeholders over column names. */
@@ -107,6 +108,10 @@ export interface FlowStore {
    * minute they were counted in; written with the next commit.
    */
   recordCoverage(minuteMs: number, exporter: string, counts: Record<string, number>): void;
+  /** Store an sFlow interface counter sample with the next commit. */
+  appendInterfaceCounters(sample: InterfaceCounters): void;
+  /** Average/peak bits per second each way, errors and discards, per agent and interface. */
+  interfaceUtilisation(range: { since?: number; until?: number; agent?: string }): Promise<FlowRow[]>;
   /** Counter sums per exporter over the minutes that overlap the range. */
   coverage(range: { since?: number; until?: number }): Promise<Record<string, Record<string, number>>>;
   /** Exporter → last state stored. */

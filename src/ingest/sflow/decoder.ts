@@ -120,12 +120,10 @@ export interface SFlowAgentInventory {
   agentDrops: number;
 }
 
-// Counter names this decoder needs that counters.ts does not declare yet. Proposed: 'agent_drops'
-// (samples the agent dropped, §5.2 "drops") and 'datagrams_lost' (datagram sequence gaps). Until
-// they exist, agent drops count as 'queue_drops' (the agent's sample queue overflowed) and datagram
-// gaps are only in inventory(): flow-sample gaps already count the flows they lost as
-// 'sequence_lost', and counting datagrams there too would count the same loss twice in two units.
-const AGENT_DROPS: CounterName = 'queue_drops';
+// Samples the agent dropped itself (§5.2 "drops") count as 'agent_drops'. Datagram sequence gaps
+// stay in inventory(): flow-sample gaps already count the flows they lost as 'sequence_lost', and
+// counting datagrams there too would count the same loss twice in two units.
+const AGENT_DROPS: CounterName = 'agent_drops';
 
 const SFLOW_VERSION = 5;
 const SRC_SFLOW = SOURCE_TYPES.indexOf('sflow') + 1; // enum index 0 is "unknown"
