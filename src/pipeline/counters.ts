@@ -64,7 +64,9 @@ export class CounterDeltas {
       const prev = this.last[exporter] ?? {};
       for (const [name, v] of Object.entries(m) as [CounterName, number][]) {
         const d = v - (prev[name] ?? 0);
-        if (d !== 0) (out[exporter] ??= {})[name] = d;
+        if (d === 0) continue;
+        out[exporter] ??= {};
+        out[exporter][name] = d;
       }
     }
     this.last = structuredClone(current);

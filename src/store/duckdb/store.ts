@@ -451,7 +451,10 @@ class DuckDBFlowStore implements FlowStore {
       `SELECT exporter, counter, SUM(value)::BIGINT FROM ${COVERAGE}${where} GROUP BY ALL ORDER BY ALL`,
     );
     const out: Record<string, Record<string, number>> = {};
-    for (const [e, n, v] of r.getRows()) (out[String(e)] ??= {})[String(n)] = Number(v);
+    for (const [e, n, v] of r.getRows()) {
+      out[String(e)] ??= {};
+      out[String(e)][String(n)] = Number(v);
+    }
     return out;
   }
 
