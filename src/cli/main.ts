@@ -396,6 +396,13 @@ function renderStats(s: Record<string, unknown>): string {
       if (d.samplingRate) samplers.unshift(`1:${d.samplingRate}`);
       out.push(`  domain ${d.observationDomain}: templates ${tpl}; sampling ${samplers.join(', ') || 'none exported'}`);
       if (d.pendingSets) out.push(`    ${d.pendingSets} data sets waiting for their template`);
+      const ifs = Object.entries(d.interfaces ?? {});
+      if (ifs.length)
+        out.push(
+          `    interfaces: ${ifs.map(([i, v]) => `${i} ${v.name ?? ''}${v.description ? ` (${v.description})` : ''}`.trim()).join(', ')}`,
+        );
+      const apps = Object.keys(d.applications ?? {}).length;
+      if (apps) out.push(`    ${apps} application names learned from options data`);
     }
     if (st.sflow)
       for (const sa of st.sflow.subAgents)

@@ -1,12 +1,14 @@
 // `flowwatch serve`: UDP and TCP receivers → decode → per-exporter policy → forward and store,
 // with /metrics, /health and the query API.
 
+import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import pino from 'pino';
 import { ApiServer, type Metric } from '../api/server.js';
 import type { Config } from '../config/config.js';
 import { Forwarder } from '../forward/forwarder.js';
 import { DatagramDecoder } from '../ingest/datagram.js';
+import { loadDecoderState, saveDecoderState } from '../ingest/netflow/state.js';
 import { IpfixTcpReceiver } from '../ingest/tcp/ipfix-tcp.js';
 import { UdpReceiver } from '../ingest/udp/receiver.js';
 import { CounterDeltas, type CounterName, ExporterCounters } from '../pipeline/counters.js';
@@ -41,6 +43,24 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     pendingLimit: cfg.decode.pendingPackets,
     onInterfaceCounters: (c) => store.appendInterfaceCounters(c),
   });
+  // Templates, samplers and names learned before a restart: flows decode at once instead of
+  // waiting for each exporter's next template refresh.
+  const statePath = join(cfg.dataDir, 'decoder-state.json');
+  const saved = loadDecoderState(statePath, (m) => log.warn(m));
+  if (saved) {
+    const r = decoder.netflow.importState(saved);
+    log.info({ domains: r.domains, templates: r.templates }, 'decoder state restored');
+    for (const e of r.errors) log.warn(e);
+  }
+  let savingDecoder: Promise<void> | undefined;
+  const saveDecoder = () => {
+    savingDecoder ??= saveDecoderState(statePath, decoder.netflow.exportState())
+      .catch((err: Error) => log.error({ err: err.message }, 'decoder state save failed'))
+      .finally(() => {
+        savingDecoder = undefined;
+      });
+    return savingDecoder;
+  };
   const policy = new ExporterPolicy(cfg.exporters, counters);
   const forwarders = cfg.forward.map((f) => new Forwarder(f));
   const pipeline = new IngestPipeline({
@@ -166,7 +186,10 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     ))
       await store.putExporterState(st.exporter, st);
   };
-  const stateTimer = setInterval(() => void saveState().catch(() => {}), 10_000);
+  const stateTimer = setInterval(() => {
+    void saveState().catch(() => {});
+    void saveDecoder();
+  }, 10_000);
   const retentionTimer = setInterval(
     () => void store.enforceRetention(Date.now()).catch((e: Error) => log.warn({ err: e.message }, 'retention')),
     600_000,
@@ -189,8 +212,10 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
 
   log.info(
     {
-      udp: [...cfg.listen.netflow, ...cfg.listen.ipfix],
+      udp: [...cfg.listen.netflow, ...cfg.listen.ipfix, ...cfg.listen.sflow],
       udp_ports: receiver.ports(),
+      tcp: cfg.listen.ipfixTcp,
+      tcp_ports: tcp.ports(),
       http: httpAddress,
       data: cfg.dataDir,
     },
@@ -218,6 +243,10 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     recordCoverage();
     stored = await pipeline.flush();
     await saveState();
+    await savingDecoder;
+    await saveDecoderState(statePath, decoder.netflow.exportState()).catch((err: Error) =>
+      log.error({ err: err.message }, 'decoder state save failed'),
+    );
     await Promise.all(forwarders.map((f) => f.stop(5000)));
     await api?.stop();
     await store.close();

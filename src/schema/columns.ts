@@ -252,7 +252,7 @@ const DECLARED: ColumnDef[] = [
     type: 'enum',
     description: 'lifecycle state of the record',
     group: 'verdict',
-    sources: [...CLOUD, 'zeek', 'suricata', 'pcap'],
+    sources: [...CLOUD, 'netflow9', 'ipfix', 'zeek', 'suricata', 'pcap'],
     enumValues: FLOW_STATES,
   },
   {
