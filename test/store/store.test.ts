@@ -258,7 +258,7 @@ describe('DuckDB flow store', () => {
     await s.flush();
     const deleted = await s.enforceRetention(now);
     // the 30-h-old flow: one flows_1m row, one talkers row per side (null addresses)
-    assert.deepEqual(deleted, { flows: 3, flows_1m: 1, talkers_5m: 2 });
+    assert.deepEqual(deleted, { flows: 3, flows_1m: 1, talkers_5m: 2, coverage_1m: 0, interface_counters: 0 });
     const left = (await s.queryFlows({ limit: 10, fields: ['time_start'] })).map((r) => now - (r.time_start as number));
     assert.deepEqual(left, [2 * hour, hour, 0]);
     const st = await s.stats();

@@ -527,7 +527,8 @@ class DuckDBFlowStore implements FlowStore {
       ] as const) {
         if (!keep || keep <= 0 || !Number.isFinite(nowMs)) continue;
         const cutoff = Math.floor(nowMs - keep);
-        const res = await c.run(`DELETE FROM ${table} WHERE time_start < ${cutoff}`);
+        const time = table === INTERFACE_COUNTERS ? 'time_received' : 'time_start';
+        const res = await c.run(`DELETE FROM ${table} WHERE ${time} < ${cutoff}`);
         out[table === FLOWS_DATA ? FLOWS : table] = res.rowsChanged;
       }
       return out;
