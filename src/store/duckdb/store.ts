@@ -2,7 +2,7 @@
 //
 // Writes: one connection owns a transaction between commits. Batches are appended through an
 // Appender (DataChunks filled column by column, see chunk-writer.ts) into `flows_stage`, a TEMP
-// (in-memory, connection-private) table with the flows DDL. Every 64 k rows and at flush() the
+// (in-memory, connection-private) table with the flows DDL. Every 256 k rows and at flush() the
 // stage is moved into `flows`, folded into `flows_1m` partial sums and emptied — still inside the
 // transaction — and flush() COMMITs: flows and the rollup hold a commit's rows together or not at
 // all, and every flow counted as stored was in a committed (WAL-synced) transaction.
@@ -104,8 +104,13 @@ const BASE_COLUMNS = [
   'bytes',
   'packets',
 ];
-/** Staged rows moved into flows while the transaction stays open (bounds the stage's memory). */
-const STAGE_ROWS = 65_536;
+/**
+ * Staged rows moved into flows while the transaction stays open (bounds the stage's memory).
+ * Larger drains amortise DuckDB's per-statement work (the insert and both rollups' GROUP BYs):
+ * measured with IPFIX over TCP into the store, 65 536 → 376 k flows/s, 131 072 → 395 k,
+ * 262 144 → 489 k; UDP at 600 k flows/s stayed lossless.
+ */
+const STAGE_ROWS = 262_144;
 
 /** Directories opened for writing in this process (DuckDB would let a second open silently lose writes). */
 const openForWrite = new Set<string>();
