@@ -44,7 +44,17 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
   const counters = new ExporterCounters();
   const store = await openStore({ dir: opts.dataDir, memoryLimit: opts.memoryLimit, threads: opts.threads });
   const before = await store.count();
-  const decoder = new DatagramDecoder({ counters, onInterfaceCounters: (c) => store.appendInterfaceCounters(c) });
+  // What was wrong, per exporter: the first few reasons go into the summary.
+  const reasons = new Map<string, string[]>();
+  const decoder = new DatagramDecoder({
+    counters,
+    onInterfaceCounters: (c) => store.appendInterfaceCounters(c),
+    onError: (exporter, what) => {
+      const list = reasons.get(exporter) ?? [];
+      if (list.length < 3 && !list.includes(what)) list.push(what);
+      reasons.set(exporter, list);
+    },
+  });
   const errors: string[] = [];
   const policy = new ExporterPolicy(opts.exporters ?? new Map(), counters);
   const pipeline = new IngestPipeline({
@@ -114,6 +124,7 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
       await store.putExporterState(st.exporter, st);
     s.stored = (await store.count()) - before;
     s.errors.push(...errors);
+    for (const [exporter, list] of reasons) for (const what of list) s.errors.push(`exporter ${exporter}: ${what}`);
   } finally {
     await store.close();
   }

@@ -17,6 +17,7 @@ import { exporterStates } from '../pipeline/exporter-state.js';
 import { IngestPipeline } from '../pipeline/ingest.js';
 import { LocalQueryTarget } from '../query/service.js';
 import { openStore, setLockApi } from '../store/duckdb/index.js';
+import { RateLimitedLog } from '../util/rate-limited-log.js';
 
 /** Datagrams decoded per turn of the event loop before the socket gets a chance to be read. */
 const DECODE_SLICE = 512;
@@ -38,10 +39,14 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     retention: { raw: cfg.store.retention.raw, rollup1m: cfg.store.retention.rollup1m },
   });
   const storedAtStart = await store.count();
+  const badInput = new RateLimitedLog((exporter, what, suppressed) =>
+    log.warn({ exporter, suppressed_since_last: suppressed }, `malformed input: ${what}`),
+  );
   const decoder = new DatagramDecoder({
     counters,
     pendingLimit: cfg.decode.pendingPackets,
     onInterfaceCounters: (c) => store.appendInterfaceCounters(c),
+    onError: (exporter, what) => badInput.report(exporter, what),
   });
   // Templates, samplers and names learned before a restart: flows decode at once instead of
   // waiting for each exporter's next template refresh.

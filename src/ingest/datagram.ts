@@ -11,6 +11,8 @@ export interface DatagramDecoderOptions {
   counters: ExporterCounters;
   pendingLimit?: number;
   onInterfaceCounters?: (c: InterfaceCounters) => void;
+  /** What was wrong with each malformed datagram or record, and from which exporter. */
+  onError?: (exporter: string, what: string) => void;
 }
 
 export class DatagramDecoder {
@@ -18,8 +20,16 @@ export class DatagramDecoder {
   readonly sflow: SFlowDecoder;
 
   constructor(opts: DatagramDecoderOptions) {
-    this.netflow = new FlowExportDecoder({ counters: opts.counters, pendingLimit: opts.pendingLimit });
-    this.sflow = new SFlowDecoder({ counters: opts.counters, onCounters: opts.onInterfaceCounters });
+    this.netflow = new FlowExportDecoder({
+      counters: opts.counters,
+      pendingLimit: opts.pendingLimit,
+      onError: opts.onError,
+    });
+    this.sflow = new SFlowDecoder({
+      counters: opts.counters,
+      onCounters: opts.onInterfaceCounters,
+      onError: opts.onError,
+    });
   }
 
   /** Decode one datagram from `from`; returns the flow rows written. Never throws on bad input. */

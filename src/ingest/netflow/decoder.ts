@@ -75,6 +75,8 @@ export interface DecoderOptions {
   counters: ExporterCounters;
   /** Data sets held for missing templates, in total (default 256). */
   pendingLimit?: number;
+  /** Told what was wrong with each malformed packet or record, with its exporter. */
+  onError?: (exporter: string, what: string) => void;
 }
 
 export interface TemplateInfo {
@@ -204,8 +206,11 @@ export class FlowExportDecoder {
   private codeExporter = '';
   private code = 0;
 
+  private readonly onError: ((exporter: string, what: string) => void) | undefined;
+
   constructor(opts: DecoderOptions) {
     this.counters = opts.counters;
+    this.onError = opts.onError;
     this.pendingLimit = Math.max(0, opts.pendingLimit ?? 256);
     this.perExporterPending = Math.max(1, Math.ceil(this.pendingLimit / 4));
   }
@@ -224,7 +229,7 @@ export class FlowExportDecoder {
     let rows = 0;
     try {
       if (payload.length < 4) {
-        this.count('malformed');
+        this.bad('datagram shorter than 4 bytes');
         return 0;
       }
       const version = (payload[0] << 8) | payload[1];
@@ -235,7 +240,7 @@ export class FlowExportDecoder {
       else this.count('unsupported');
     } catch (err) {
       // Only a bug (or a sink failure) gets here; a decoder must not take the collector down.
-      this.count('malformed');
+      this.bad(`internal error: ${(err as Error).message}`);
       if (!(err instanceof RangeError) && !(err instanceof TypeError)) throw err;
     }
     rows += this.releasedRows;
@@ -377,9 +382,11 @@ export class FlowExportDecoder {
   // ---- NetFlow v5 (fixed 24-byte header, 48-byte records; Cisco "NetFlow Export Datagram Format")
 
   private decodeV5(buf: Uint8Array, sink: BatchSink): number {
-    if (buf.length < 24) return this.malformed();
+    if (buf.length < 24)
+      return this.malformed(`NetFlow v5 datagram of ${buf.length} bytes, shorter than its 24-byte header`);
     const count = (buf[2] << 8) | buf[3];
-    if (count === 0 || count > 30 || buf.length < 24 + count * 48) return this.malformed();
+    if (count === 0 || count > 30 || buf.length < 24 + count * 48)
+      return this.malformed(`NetFlow v5 header says ${count} records; the datagram has ${buf.length} bytes`);
     const sysUptime = u32(buf, 4);
     const unixSecs = u32(buf, 8);
     const unixNsecs = u32(buf, 12);
@@ -432,7 +439,8 @@ export class FlowExportDecoder {
   // ---- NetFlow v9 (RFC 3954 §5: 20-byte header, FlowSets 0 = template, 1 = options template)
 
   private decodeV9(buf: Uint8Array, sink: BatchSink): number {
-    if (buf.length < 20) return this.malformed();
+    if (buf.length < 20)
+      return this.malformed(`NetFlow v9 datagram of ${buf.length} bytes, shorter than its 20-byte header`);
     const exp = this.exp as ExporterState;
     this.sysUptime = u32(buf, 4);
     this.hdrMs = u32(buf, 8) * 1000;
@@ -449,10 +457,11 @@ export class FlowExportDecoder {
   // ---- IPFIX (RFC 7011 §3.1: 16-byte header, sets 2 = template, 3 = options template)
 
   private decodeIpfix(buf: Uint8Array, sink: BatchSink): number {
-    if (buf.length < 16) return this.malformed();
+    if (buf.length < 16) return this.malformed(`IPFIX message of ${buf.length} bytes, shorter than its 16-byte header`);
     const length = (buf[2] << 8) | buf[3];
     // Over UDP one message is one datagram (RFC 7011 §10.3.1); a longer length field is a lie.
-    if (length < 16 || length > buf.length) return this.malformed();
+    if (length < 16 || length > buf.length)
+      return this.malformed(`IPFIX header length ${length} with ${buf.length} bytes received`);
     const exp = this.exp as ExporterState;
     this.hdrMs = u32(buf, 4) * 1000;
     this.sysUptime = 0;
@@ -486,7 +495,7 @@ export class FlowExportDecoder {
       const setId = (buf[off] << 8) | buf[off + 1];
       const setLen = (buf[off + 2] << 8) | buf[off + 3];
       if (setLen < 4 || off + setLen > end) {
-        this.count('malformed');
+        this.bad(`set ${setId}: length ${setLen} does not fit the ${end - off} bytes left`);
         break;
       }
       const body = off + 4;
@@ -505,7 +514,7 @@ export class FlowExportDecoder {
       off = setEnd;
     }
     // v9 exporters pad the packet; IPFIX lengths are exact, so leftovers there are malformed.
-    if (ipfix && off !== end) this.count('malformed');
+    if (ipfix && off !== end) this.bad(`${end - off} bytes after the last set`);
     this.dataRecords = records;
     return rows;
   }
@@ -525,12 +534,12 @@ export class FlowExportDecoder {
         continue;
       }
       if (id < 256) {
-        this.count('malformed');
+        this.bad(`template id ${id} is below 256`);
         return;
       }
       const parsed = this.parseFields(buf, p, end, count, ipfix);
       if (parsed < 0) {
-        this.count('malformed');
+        this.bad(`template ${id}: ${count} fields run past the end of the set`);
         return;
       }
       p = parsed;
@@ -558,7 +567,7 @@ export class FlowExportDecoder {
         scope = (buf[p + 4] << 8) | buf[p + 5];
         p += 6;
         if (scope === 0 || scope > count) {
-          this.count('malformed');
+          this.bad(`options template ${id}: scope count ${scope} with ${count} fields`);
           return;
         }
       } else {
@@ -567,7 +576,7 @@ export class FlowExportDecoder {
         const optLen = (buf[p + 4] << 8) | buf[p + 5];
         p += 6;
         if (scopeLen % 4 !== 0 || optLen % 4 !== 0 || p + scopeLen + optLen > end) {
-          this.count('malformed');
+          this.bad(`options template ${id}: scope length ${scopeLen} / option length ${optLen} do not fit`);
           return;
         }
         scope = scopeLen / 4;
@@ -575,12 +584,12 @@ export class FlowExportDecoder {
         if (count === 0) break;
       }
       if (id < 256) {
-        this.count('malformed');
+        this.bad(`options template id ${id} is below 256`);
         return;
       }
       const parsed = this.parseFields(buf, p, end, count, ipfix);
       if (parsed < 0) {
-        this.count('malformed');
+        this.bad(`options template ${id}: ${count} fields run past the end of the set`);
         return;
       }
       p = parsed;
@@ -639,7 +648,7 @@ export class FlowExportDecoder {
     t.lastSeenMs = this.receivedMs;
     // A record of no bytes would never advance: the template is useless (RFC 7011 §3.4.1 forbids it).
     if (t.minLen === 0) {
-      this.count('malformed');
+      this.bad(`template ${t.id}: records of zero bytes`);
       return 0;
     }
     if (t.kind === 'options') return this.readOptionsData(t, buf, p, end);
@@ -799,7 +808,7 @@ export class FlowExportDecoder {
       }
       if (!ok) {
         b.dropLastRow();
-        this.count('malformed');
+        this.bad(`template ${t.id}: record ends before its fields do`);
         break;
       }
       this.finishRow(b, r, dom, biflow);
@@ -915,15 +924,15 @@ export class FlowExportDecoder {
       for (let i = 0; i < n; i++) {
         let len = lens[i];
         if (len === VARLEN) {
-          if (p >= end) return this.malformed();
+          if (p >= end) return this.malformed('options record: variable-length field past the end');
           len = buf[p++];
           if (len === 255) {
-            if (end - p < 2) return this.malformed();
+            if (end - p < 2) return this.malformed('options record: variable-length field past the end');
             len = (buf[p] << 8) | buf[p + 1];
             p += 2;
           }
         }
-        if (end - p < len) return this.malformed();
+        if (end - p < len) return this.malformed(`options record: a ${len}-byte field past the end`);
         const op = ops[i];
         if (op === OP_SAMPLER_ID) samplerId = readUint(buf, p, len);
         else if (op === OP_SAMPLING_INTERVAL) interval = readUint(buf, p, len);
@@ -1097,9 +1106,15 @@ export class FlowExportDecoder {
     return 0;
   }
 
-  private malformed(): number {
-    this.count('malformed');
+  private malformed(what: string): number {
+    this.bad(what);
     return 0;
+  }
+
+  /** Count a malformed record or packet and say what was wrong (the caller rate-limits the log). */
+  private bad(what: string): void {
+    this.count('malformed');
+    this.onError?.((this.exp as ExporterState).name, what);
   }
 }
 

@@ -101,6 +101,8 @@ export interface SFlowDecoderOptions {
   onCounters?: (c: InterfaceCounters) => void;
   /** Agents whose sequence numbers are tracked (default 4096); more are decoded but not tracked. */
   maxAgents?: number;
+  /** Told what was wrong with each malformed datagram, sample or record, with its agent. */
+  onError?: (agent: string, what: string) => void;
 }
 
 export interface SFlowAgentInventory {
@@ -214,9 +216,12 @@ export class SFlowDecoder {
   private codeAgent = '';
   private code = 0;
 
+  private readonly onError: ((agent: string, what: string) => void) | undefined;
+
   constructor(opts: SFlowDecoderOptions) {
     this.counters = opts.counters;
     this.onCounters = opts.onCounters;
+    this.onError = opts.onError;
     this.maxAgents = Math.max(0, opts.maxAgents ?? 4096);
   }
 
@@ -233,7 +238,7 @@ export class SFlowDecoder {
       this.datagram(payload, sink);
     } catch (err) {
       // Only a bug (or a sink failure) gets here; a decoder must not take the collector down.
-      this.counters.add(this.key, 'malformed');
+      this.bad(`internal error: ${(err as Error).message}`);
       if (!(err instanceof RangeError) && !(err instanceof TypeError)) throw err;
     }
     if (this.rows > 0) this.counters.add(this.key, 'flows', this.rows);
@@ -266,14 +271,15 @@ export class SFlowDecoder {
       this.countPacket(buf.length);
       // sFlow v2/v4 share the version word; anything else is not sFlow at all.
       const v = len >= 4 ? u32(buf, 0) : 0;
-      this.counters.add(this.key, v === 2 || v === 4 ? 'unsupported' : 'malformed');
+      if (v === 2 || v === 4) this.counters.add(this.key, 'unsupported');
+      else this.bad(`not sFlow v5 (version word ${v}, ${len} bytes)`);
       return;
     }
     const atype = u32(buf, 4);
     const alen = atype === 1 ? 4 : atype === 2 ? 16 : -1;
     if (alen < 0 || len < 8 + alen + 16) {
       this.countPacket(len);
-      this.counters.add(this.key, 'malformed');
+      this.bad(`agent address type ${atype} or datagram of ${len} bytes too short for the header`);
       return;
     }
     this.agent = this.agentName(buf, 8, alen);
@@ -288,14 +294,14 @@ export class SFlowDecoder {
     this.trackDatagram();
     for (let i = 0; i < n; i++) {
       if (len - p < 8) {
-        this.counters.add(this.key, 'malformed');
+        this.bad(`sample ${i + 1} of ${n}: datagram ends before its header`);
         return;
       }
       const fmt = u32(buf, p);
       const slen = u32(buf, p + 4);
       const body = p + 8;
       if (slen > len - body) {
-        this.counters.add(this.key, 'malformed');
+        this.bad(`sample ${i + 1} of ${n}: length ${slen} past the end of the datagram`);
         return;
       }
       const end = body + slen;
@@ -331,7 +337,7 @@ export class SFlowDecoder {
   private flowSample(buf: Uint8Array, p: number, end: number, expanded: boolean, sink: BatchSink): void {
     const fixed = expanded ? 44 : 32;
     if (end - p < fixed) {
-      this.counters.add(this.key, 'malformed');
+      this.bad(`flow sample of ${end - p} bytes, shorter than its ${fixed}-byte fixed part`);
       return;
     }
     const seq = u32(buf, p);
@@ -373,7 +379,7 @@ export class SFlowDecoder {
     const nrec = u32(buf, q);
     q += 4;
     if (!this.scanFlowRecords(buf, q, end, nrec)) {
-      this.counters.add(this.key, 'malformed');
+      this.bad(`flow sample: ${nrec} records do not fit its length`);
       return;
     }
     this.trackSample(srcType * TWO32 + srcIndex, seq, drops);
@@ -568,8 +574,14 @@ export class SFlowDecoder {
     setN(b, C.dst_asn, r, origin);
   }
 
-  private badRecord(): void {
+  /** Count a malformed datagram, sample or record and say what was wrong (the caller rate-limits the log). */
+  private bad(what: string): void {
     this.counters.add(this.key, 'malformed');
+    this.onError?.(this.key, what);
+  }
+
+  private badRecord(): void {
+    this.bad('flow or counter record past the end of its sample');
   }
 
   // ---- the sampled packet header (§5.4.1): Ethernet, 802.1Q/QinQ, MPLS, IPv4/IPv6, L4, tunnels
