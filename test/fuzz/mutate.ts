@@ -3,17 +3,9 @@
 // trusts (message length, set length, template field counts, field lengths, template and domain
 // ids) so the deeper paths — template learning, variable-length fields, held sets — get hit too.
 
-/** Deterministic PRNG (mulberry32): the seed printed on failure replays the exact packet. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../helpers/rng.js';
+
+export { rng };
 
 export const MUTATIONS = [
   'bit_flips',

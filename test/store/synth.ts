@@ -7,16 +7,7 @@
 import type { FlowBatch } from '../../src/pipeline/flow-batch.js';
 import { C } from '../../src/schema/columns.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0 || 1;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../helpers/rng.js';
 
 function zipf(n: number, s: number, r: () => number): () => number {
   const cum = new Float64Array(n);

@@ -17,19 +17,8 @@ import { ExporterCounters } from '../../src/pipeline/counters.js';
 import { FlowBatch } from '../../src/pipeline/flow-batch.js';
 import { CollectingSink } from '../../src/pipeline/sink.js';
 import { needsData } from '../helpers/data.js';
+import { rng } from '../helpers/rng.js';
 import { corpusGroups, groupPayloads, rowObject } from '../netflow/corpus-helpers.js';
-
-/** Deterministic PRNG (mulberry32): a failing chunking can be replayed from the seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Msg {
   bytes: Uint8Array;
