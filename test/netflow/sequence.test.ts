@@ -92,3 +92,24 @@ test('IPFIX: loss counts missing data records per observation domain', { skip },
   assert.equal(r.lost, expected);
   assert.equal(all.flows - r.flows, expected, 'what was lost is exactly what was not decoded');
 });
+
+test('a corrupted sequence number is not counted as loss once the next packets contradict it', { skip }, () => {
+  for (const [proto, off] of [
+    ['v9', 12],
+    ['ipfix', 8],
+  ] as const) {
+    const packets = generated(proto);
+    const k = dataOnly(packets, proto === 'v9' ? 20 : 16, proto === 'v9' ? [0, 1] : [2, 3])[7];
+    const corrupt = packets.map((p, i) => {
+      if (i !== k) return p;
+      const c = new Uint8Array(p);
+      new DataView(c.buffer).setUint32(off, (u32(p, off) + 500_000) >>> 0);
+      return c;
+    });
+    assert.equal(lost(corrupt).lost, 0, proto);
+    // and a real gap after it still counts
+    const dropped = corrupt.filter((_, i) => i !== k + 5);
+    const expected = proto === 'v9' ? 1 : u32(packets[k + 6], off) - u32(packets[k + 5], off);
+    assert.equal(lost(dropped).lost, expected, `${proto}: a real gap after the corrupted packet`);
+  }
+});

@@ -152,6 +152,12 @@ interface DomainState {
   expectedSeq: number;
   /** Losses counted so far and not yet explained by late arrivals. */
   lostOutstanding: number;
+  /**
+   * The last forward jump: where the stream would continue without it (-1: none) and the loss
+   * it counted — to recognise a corrupted sequence number.
+   */
+  jumpFrom: number;
+  jumpGap: number;
   pending: number;
 }
 
@@ -1036,15 +1042,29 @@ export class FlowExportDecoder {
    * `seq` is this packet's sequence number, `n` what it accounts for (v5: flows, v9: 1 packet,
    * IPFIX: data records). A gap counts as loss; a packet from the past (reordering) gives back
    * what its gap had counted; a jump far backwards or forwards is an exporter restart.
+   *
+   * A packet whose sequence number was corrupted (or that belongs to another stream) opens a gap
+   * that the packet after it contradicts: it carries the number the stream would have reached had
+   * the jump not happened. That gap is then taken back whole and counting continues from there. A
+   * late (reordered) packet cannot match: it starts where the gap began, before the jumping
+   * packet's own records.
    */
   private trackSequence(dom: DomainState, seq: number, n: number): void {
     if (dom.expectedSeq >= 0) {
       const gap = (seq - dom.expectedSeq) >>> 0;
       if (gap === 0) {
-        // in order
+        dom.jumpFrom = -1;
       } else if (gap < SEQ_RESET_GAP) {
         this.count('sequence_lost', gap);
         dom.lostOutstanding += gap;
+        // where the stream would continue had this packet carried the number expected
+        dom.jumpFrom = (dom.expectedSeq + n) >>> 0;
+        dom.jumpGap = gap;
+      } else if (seq === dom.jumpFrom) {
+        const back = Math.min(dom.jumpGap, dom.lostOutstanding);
+        this.count('sequence_lost', -back);
+        dom.lostOutstanding -= back;
+        dom.jumpFrom = -1;
       } else if (gap > 0xffffffff - SEQ_RESET_GAP) {
         // Late packet: it was counted lost when the gap opened.
         const back = Math.min(n, dom.lostOutstanding);
@@ -1089,6 +1109,8 @@ export class FlowExportDecoder {
         sysInitMs: -1,
         expectedSeq: -1,
         lostOutstanding: 0,
+        jumpFrom: -1,
+        jumpGap: 0,
         pending: 0,
       };
       m.set(id, d);
