@@ -181,7 +181,24 @@ describe('DuckDB flow store', () => {
     const proto = await s.top({ by: ['proto'], order: 'bytes', limit: 5, since: t0 - 60_000, until: t0 + 600_000 });
     assert.equal(proto.table, 'flows_1m');
     const protoRaw = await s.top({ by: ['proto'], order: 'bytes', limit: 5, since: t0 - 60_001, until: t0 + 600_000 });
-    assert.equal(protoRaw.table, 'flows');
+    assert.equal(protoRaw.table, 'flows_1m+flows', 'whole minutes from the rollup, the cut minute from the flows');
+    // Bounds that cut minutes holding flows: the split answer equals a scan of every flow.
+    const cut = { since: t0 + 30_500, until: t0 + 455_250 };
+    const split = await s.top({ by: ['proto'], order: 'packets', limit: 5, ...cut });
+    const scanned = await s.top({
+      by: ['proto'],
+      order: 'packets',
+      limit: 5,
+      ...cut,
+      where: { sql: 'true', params: [] },
+    });
+    assert.equal(split.table, 'flows_1m+flows');
+    assert.equal(scanned.table, 'flows');
+    assert.deepEqual(split.rows, scanned.rows);
+    const tsSplit = await s.timeseries({ intervalMs: 120_000, by: 'proto', ...cut });
+    const tsScan = await s.timeseries({ intervalMs: 120_000, by: 'proto', ...cut, where: { sql: 'true', params: [] } });
+    assert.equal(tsSplit.table, 'flows_1m+flows');
+    assert.deepEqual(tsSplit.rows, tsScan.rows);
     assert.equal(
       proto.rows.reduce((a, r) => a + (r.flows as number), 0),
       b.length,
@@ -223,7 +240,7 @@ describe('DuckDB flow store', () => {
           for (const since of [undefined, t0 + 300_000, t0 + 120_000]) {
             const fast = await s.top({ by: [by], order, limit: 25, since });
             const scan = await s.top({ by: [by], order, limit: 25, since, where: all });
-            assert.equal(fast.table, since === t0 + 120_000 ? 'flows' : 'talkers_5m', phase);
+            assert.equal(fast.table, since === t0 + 120_000 ? 'talkers_5m+flows' : 'talkers_5m', phase);
             assert.equal(scan.table, 'flows', phase);
             assert.deepEqual(fast.rows, scan.rows, `${phase}: top ${by} by ${order} since ${since}`);
           }

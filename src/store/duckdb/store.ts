@@ -630,41 +630,63 @@ class DuckDBFlowStore implements FlowStore {
   async top(o: TopOptions): Promise<PlannedResult> {
     const by = o.by.map(known);
     if (!['flows', 'packets', 'bytes'].includes(o.order)) throw new Error(`cannot order top by ${o.order}`);
-    if (answersFromTalkers(o, by)) {
+    const order = ` ORDER BY ${o.order} DESC NULLS LAST`;
+    const limit = ` LIMIT ${limitOf(o.limit)}`;
+    const talkers = answersFromTalkers(o, by) ? splitRange(o.since, o.until, TALKERS_BUCKET_MS) : null;
+    if (talkers) {
       const name = quoteIdent(by[0].name);
       const side = by[0].name === 'src_addr' ? SRC_SIDE : DST_SIDE;
-      const { sql } = whereClause({ since: o.since, until: o.until });
+      const middle = whereClause(talkers.middle).sql;
+      const parts = [
+        `SELECT addr AS k, flows AS f, packets AS p, bytes AS b FROM ${TALKERS_5M}${middle ? `${middle} AND` : ' WHERE'} side = ${side}`,
+        ...talkers.edges.map((e) => `SELECT ${name}, 1, packets, bytes FROM ${FLOWS}${whereClause(e).sql}`),
+      ];
       const text =
-        `SELECT addr AS ${name}, SUM(flows) AS flows, SUM(packets) AS packets, SUM(bytes) AS bytes FROM ${TALKERS_5M}` +
-        `${sql ? `${sql} AND` : ' WHERE'} side = ${side} GROUP BY addr` +
-        ` ORDER BY ${o.order} DESC NULLS LAST, ${name} LIMIT ${limitOf(o.limit)}`;
+        `SELECT k AS ${name}, SUM(f) AS flows, SUM(p) AS packets, SUM(b) AS bytes FROM (${parts.join(' UNION ALL ')}) ` +
+        `GROUP BY k${order}, ${name}${limit}`;
       const r = await this.rc.runAndReadAll(text);
-      return { rows: convertRows(r.getRowObjects()), table: TALKERS_5M };
+      return { rows: convertRows(r.getRowObjects()), table: tableName(TALKERS_5M, talkers) };
     }
-    const table = planTable(
-      o,
-      by.map((c) => c.name),
-    );
-    const { sql, params } = whereClause(o);
+    const names = by.map((c) => c.name);
+    const rollup = planRollup(o, names) ? splitRange(o.since, o.until, MINUTE_MS) : null;
     const cols = by.map((c) => quoteIdent(c.name));
-    const text =
-      `SELECT ${[...cols, measures(table)].join(', ')} FROM ${table}${sql}` +
-      (cols.length ? ` GROUP BY ${cols.join(', ')}` : '') +
-      ` ORDER BY ${o.order} DESC NULLS LAST${cols.length ? `, ${cols.join(', ')}` : ''} LIMIT ${limitOf(o.limit)}`;
+    const group = cols.length ? ` GROUP BY ${cols.join(', ')}` : '';
+    const orderBy = `${order}${cols.length ? `, ${cols.join(', ')}` : ''}${limit}`;
+    if (!rollup) {
+      const { sql, params } = whereClause(o);
+      const text = `SELECT ${[...cols, measures(FLOWS)].join(', ')} FROM ${FLOWS}${sql}${group}${orderBy}`;
+      const r = await this.rc.runAndReadAll(text, params);
+      return { rows: convertRows(r.getRowObjects()), table: FLOWS };
+    }
+    const { inner, params } = rollupUnion(o, rollup, cols);
+    const text = `SELECT ${[...cols, 'SUM(f) AS flows, SUM(p) AS packets, SUM(b) AS bytes'].join(', ')} FROM (${inner})${group}${orderBy}`;
     const r = await this.rc.runAndReadAll(text, params);
-    return { rows: convertRows(r.getRowObjects()), table };
+    return { rows: convertRows(r.getRowObjects()), table: tableName(ROLLUP_1M, rollup) };
   }
 
   async timeseries(o: TimeseriesOptions): Promise<PlannedResult> {
     const iv = Math.floor(o.intervalMs);
     if (!(iv > 0)) throw new Error(`interval must be a positive number of ms (got ${o.intervalMs})`);
     const by = o.by === undefined ? undefined : known(o.by);
-    const table = planTable(o, by ? [by.name] : [], iv);
-    const { sql, params } = whereClause(o);
+    const rollup = planRollup(o, by ? [by.name] : [], iv) ? splitRange(o.since, o.until, MINUTE_MS) : null;
     const key = by ? `, ${quoteIdent(by.name)} AS key` : '';
-    const text =
-      `SELECT (time_start // ${iv}) * ${iv} AS t${key}, ${measures(table)} FROM ${table}${sql} ` +
-      `GROUP BY ALL ORDER BY t${by ? ', key' : ''}`;
+    const tail = ` GROUP BY ALL ORDER BY t${by ? ', key' : ''}`;
+    let text: string;
+    let params: Param[];
+    let table: string;
+    if (rollup) {
+      const u = rollupUnion(o, rollup, ['time_start', ...(by ? [quoteIdent(by.name)] : [])]);
+      params = u.params;
+      table = tableName(ROLLUP_1M, rollup);
+      text =
+        `SELECT (time_start // ${iv}) * ${iv} AS t${key}, SUM(f) AS flows, SUM(p) AS packets, SUM(b) AS bytes ` +
+        `FROM (${u.inner})${tail}`;
+    } else {
+      const w = whereClause(o);
+      params = w.params;
+      table = FLOWS;
+      text = `SELECT (time_start // ${iv}) * ${iv} AS t${key}, ${measures(FLOWS)} FROM ${FLOWS}${w.sql}${tail}`;
+    }
     const r = await this.rc.runAndReadAll(text, params);
     const rows = r.getRowObjects().map((row) => {
       const out: FlowRow = { t: Number(row.t) };
@@ -695,26 +717,69 @@ function measures(table: string): string {
   return `${flows} AS flows, SUM(packets) AS packets, SUM(bytes) AS bytes`;
 }
 
-/** A top-N of one address side, unfiltered, over whole 5-minute buckets: the talkers rollup answers it. */
+/** A top-N of one address side, unfiltered: the talkers rollup answers it (cut buckets from the flows). */
 function answersFromTalkers(o: TopOptions, by: readonly ColumnDef[]): boolean {
   if (by.length !== 1 || (by[0].name !== 'src_addr' && by[0].name !== 'dst_addr')) return false;
   if (o.where && o.where.sql.trim() !== '') return false;
   if (o.fieldsUsed && o.fieldsUsed.length > 0) return false;
-  for (const t of [o.since, o.until]) if (t !== undefined && t % TALKERS_BUCKET_MS !== 0) return false;
   return true;
 }
 
 /**
- * The coarsest table that answers exactly: flows_1m when every column read is one of its
- * dimensions, the time bounds fall on minute boundaries and the interval is whole minutes.
+ * Whether flows_1m holds every column the question reads: each one is a rollup dimension and the
+ * interval is whole minutes. The time bounds need not be: splitRange() reads the minutes they
+ * cut through from the flows.
  */
-export function planTable(o: TimeBounds, by: readonly string[], intervalMs?: number): string {
-  if (o.where && o.where.sql.trim() !== '' && o.fieldsUsed === undefined) return FLOWS;
+export function planRollup(o: TimeBounds, by: readonly string[], intervalMs?: number): boolean {
+  if (o.where && o.where.sql.trim() !== '' && o.fieldsUsed === undefined) return false;
   const fields = [...by, ...(o.fieldsUsed ?? [])];
-  if (!fields.every(isRollupDim)) return FLOWS;
-  for (const t of [o.since, o.until]) if (t !== undefined && t % MINUTE_MS !== 0) return FLOWS;
-  if (intervalMs !== undefined && intervalMs % MINUTE_MS !== 0) return FLOWS;
-  return ROLLUP_1M;
+  if (!fields.every(isRollupDim)) return false;
+  return intervalMs === undefined || intervalMs % MINUTE_MS === 0;
+}
+
+/** The table that answers, as planRollup() and splitRange() decide (for tests and --explain). */
+export function planTable(o: TimeBounds, by: readonly string[], intervalMs?: number): string {
+  const split = planRollup(o, by, intervalMs) ? splitRange(o.since, o.until, MINUTE_MS) : null;
+  return split ? tableName(ROLLUP_1M, split) : FLOWS;
+}
+
+interface RangeSplit {
+  /** Whole buckets: answered by the rollup. */
+  middle: TimeBounds;
+  /** The parts of buckets the bounds cut through: answered by the flows. */
+  edges: TimeBounds[];
+}
+
+/**
+ * A range split at `unit` boundaries: the whole buckets inside it and the partial ones at its
+ * ends. Null when the range lies inside one bucket (the flows answer it all).
+ */
+function splitRange(since: number | undefined, until: number | undefined, unit: number): RangeSplit | null {
+  const a = since === undefined ? undefined : Math.ceil(since / unit) * unit;
+  const b = until === undefined ? undefined : Math.floor(until / unit) * unit;
+  if (a !== undefined && b !== undefined && a >= b) return null;
+  const edges: TimeBounds[] = [];
+  if (since !== undefined && a !== since) edges.push({ since, until: a });
+  if (until !== undefined && b !== until) edges.push({ since: b, until });
+  return { middle: { since: a, until: b }, edges };
+}
+
+function tableName(rollup: string, split: RangeSplit): string {
+  return split.edges.length ? `${rollup}+${FLOWS}` : rollup;
+}
+
+/** flows_1m over the whole minutes UNION ALL the flows of the cut minutes, as (cols…, f, p, b). */
+function rollupUnion(o: TimeBounds, split: RangeSplit, cols: string[]): { inner: string; params: Param[] } {
+  const sel = cols.length ? `${cols.join(', ')}, ` : '';
+  const params: Param[] = o.where ? [...o.where.params] : [];
+  const filter = o.where && o.where.sql.trim() !== '' ? o.where : undefined;
+  // The same parameters serve every branch: $n refers to the same value wherever it appears.
+  const where = (t: TimeBounds) => whereClause({ ...t, where: filter }).sql;
+  const parts = [
+    `SELECT ${sel}flows AS f, packets AS p, bytes AS b FROM ${ROLLUP_1M}${where(split.middle)}`,
+    ...split.edges.map((e) => `SELECT ${sel}1 AS f, packets AS p, bytes AS b FROM ${FLOWS}${where(e)}`),
+  ];
+  return { inner: parts.join(' UNION ALL '), params };
 }
 
 function whereClause(o: TimeBounds): { sql: string; params: Param[] } {
