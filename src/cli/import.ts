@@ -4,6 +4,7 @@
 // stored had it been listening.
 
 import { readFileSync } from 'node:fs';
+import { type EnrichOptions, enrichBatch } from '../enrich/stage.js';
 import { DatagramDecoder, looksLikeFlowDatagram } from '../ingest/datagram.js';
 import { readUdpPackets } from '../ingest/pcap/reader.js';
 import { ExporterCounters } from '../pipeline/counters.js';
@@ -33,6 +34,8 @@ export interface ImportOptions {
   threads?: number;
   /** Per-exporter settings (name, default sampling rate, rate limit), as `serve` applies them. */
   exporters?: ReadonlyMap<string, ExporterSetting>;
+  /** What to store with each flow besides what was decoded (from the configuration). */
+  enrich?: EnrichOptions;
 }
 
 /** Flows per commit during an import. */
@@ -61,7 +64,10 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
     writer: store,
     counters,
     onError: (e) => errors.push(`store: ${e.message}`),
-    transform: policy.empty ? undefined : (b) => policy.apply(b),
+    transform: (b) => {
+      policy.apply(b);
+      if (opts.enrich) enrichBatch(b, opts.enrich);
+    },
   });
   const s: ImportSummary = {
     files: 0,

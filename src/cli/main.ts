@@ -131,6 +131,13 @@ async function importCmd(args: string[]): Promise<number> {
     dataDir: (values.data as string) ?? cfg?.dataDir ?? './data',
     files: positionals,
     exporters: cfg?.exporters,
+    enrich: cfg
+      ? {
+          communityId: cfg.enrich.storeCommunityId,
+          communityIdSeed: cfg.enrich.communityIdSeed,
+          services: cfg.enrich.storeServices,
+        }
+      : undefined,
     progress: tty ? (f, t) => process.stderr.write(`\r\x1b[K${progressBar(f)} ${t}`) : undefined,
   });
   if (tty) process.stderr.write('\r\x1b[K');

@@ -6,6 +6,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import pino from 'pino';
 import { ApiServer, type Metric } from '../api/server.js';
 import type { Config } from '../config/config.js';
+import { enrichBatch } from '../enrich/stage.js';
 import { Forwarder } from '../forward/forwarder.js';
 import { DatagramDecoder } from '../ingest/datagram.js';
 import { loadDecoderState, saveDecoderState } from '../ingest/netflow/state.js';
@@ -67,19 +68,22 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     return savingDecoder;
   };
   const policy = new ExporterPolicy(cfg.exporters, counters);
+  const enrich = {
+    communityId: cfg.enrich.storeCommunityId,
+    communityIdSeed: cfg.enrich.communityIdSeed,
+    services: cfg.enrich.storeServices,
+  };
   const forwarders = cfg.forward.map((f) => new Forwarder(f));
   const pipeline = new IngestPipeline({
     writer: store,
     counters,
     batchSize: cfg.store.batchSize,
     // Forwarders encode before send() returns, so the batch can go on to the store unchanged.
-    transform:
-      policy.empty && forwarders.length === 0
-        ? undefined
-        : (b) => {
-            policy.apply(b);
-            for (const f of forwarders) f.send(b);
-          },
+    transform: (b) => {
+      policy.apply(b);
+      enrichBatch(b, enrich);
+      for (const f of forwarders) f.send(b);
+    },
     onError: (err) => log.error({ err: err.message }, 'store append failed'),
   });
   const receiver = new UdpReceiver({
@@ -117,6 +121,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     store,
     () => ({ counters: counters.snapshot(), templates: decoder.netflow.inventory(), sflow: decoder.sflow.inventory() }),
     false,
+    cfg.enrich.communityIdSeed,
   );
   let api: ApiServer | undefined;
   let httpAddress = '';

@@ -2,6 +2,8 @@
 // user's terms (filter text, field names, times) → filter compiled to SQL → the store's planner.
 // FilterErrors pass through untouched so every front end can show the column of the problem.
 
+import { communityId } from '../enrich/community-id.js';
+import { serviceName } from '../enrich/services.js';
 import { compileSql, filterFields, parseFilter } from '../filter/index.js';
 import { findColumn } from '../schema/columns.js';
 import type { FlowStore } from '../store/store.js';
@@ -46,6 +48,28 @@ export interface QueryResult {
    * exporters numbered (v9: export packets), kernel/queue drops in datagrams.
    */
   losses?: Record<string, number>;
+}
+
+const DERIVED = new Set(['community_id', 'src_service', 'dst_service']);
+const TUPLE = ['src_addr', 'dst_addr', 'proto', 'src_port', 'dst_port', 'icmp_type', 'icmp_code'];
+
+/** Community ID and service names from the row's 5-tuple, where the store holds none. */
+function fillDerived(r: Row, seed: number): void {
+  const proto = r.proto as number | null;
+  if (typeof proto !== 'number') return;
+  const sp = r.src_port as number | null;
+  const dp = r.dst_port as number | null;
+  const icmp = proto === 1 || proto === 58;
+  const needsPorts = proto === 6 || proto === 17 || proto === 132;
+  const tupleOk = !needsPorts || (typeof sp === 'number' && typeof dp === 'number');
+  if (r.community_id == null && tupleOk && typeof r.src_addr === 'string' && typeof r.dst_addr === 'string') {
+    const a = icmp ? ((r.icmp_type as number | null) ?? (typeof dp === 'number' ? dp >> 8 : null)) : sp;
+    const b = icmp ? ((r.icmp_code as number | null) ?? (typeof dp === 'number' ? dp & 255 : 0)) : dp;
+    const id = communityId(r.src_addr, r.dst_addr, proto, a ?? 0, b ?? 0, seed);
+    if (id) r.community_id = id;
+  }
+  if (r.src_service == null && typeof sp === 'number') r.src_service = serviceName(proto, sp) ?? null;
+  if (r.dst_service == null && typeof dp === 'number') r.dst_service = serviceName(proto, dp) ?? null;
 }
 
 /** Counters that are losses, not throughput. */
@@ -108,20 +132,29 @@ export class LocalQueryTarget implements QueryTarget {
     private readonly store: FlowStore,
     private readonly extraStats: () => Record<string, unknown> = () => ({}),
     private readonly owned = true,
+    private readonly communityIdSeed = 0,
   ) {}
 
   async flows(req: FlowsRequest): Promise<QueryResult> {
     if (req.fields) checkFields(req.fields, '--fields');
     const { where } = compile(req.filter);
+    // Fields derived from the 5-tuple are computed here when the store does not hold them.
+    const derived = req.fields ? req.fields.filter((f) => DERIVED.has(f)) : [...DERIVED];
+    const fetch = req.fields && derived.length ? [...new Set([...req.fields, ...TUPLE])] : req.fields;
     const rows = await this.store.queryFlows({
       where,
       since: req.since,
       until: req.until,
-      fields: req.fields,
+      fields: fetch,
       limit: req.limit ?? 20,
       orderBy: req.orderBy,
       desc: req.desc,
     });
+    if (derived.length) for (const r of rows) fillDerived(r, this.communityIdSeed);
+    if (fetch !== req.fields && req.fields) {
+      const keep = new Set(req.fields);
+      for (const r of rows) for (const k of Object.keys(r)) if (!keep.has(k)) delete r[k];
+    }
     return { rows, table: 'flows', losses: await this.losses(req) };
   }
 
