@@ -92,7 +92,6 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     queuePackets: cfg.listen.queuePackets,
     counters,
   });
-  await receiver.start();
   // IPFIX over TCP: decoded as it arrives; while the store is behind the sockets are paused, so
   // TCP flow control holds the exporters back instead of anything being dropped.
   const tcp = new IpfixTcpReceiver({
@@ -107,7 +106,16 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     paused: () => pipeline.backlogFull,
     drained: () => pipeline.whenDrained(),
   });
-  await tcp.start();
+  try {
+    await receiver.start();
+    await tcp.start();
+  } catch (e) {
+    // A port in use or not ours to bind: say which listener, and leave the store as it was.
+    await receiver.stop().catch(() => {});
+    await tcp.stop().catch(() => {});
+    await store.close();
+    throw new Error(`cannot listen (listen.* settings or --listen): ${(e as Error).message}`);
+  }
 
   const started = Date.now();
   let running = true;

@@ -48,16 +48,17 @@ export class UdpReceiver {
         reuseAddr: false,
       });
       sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address));
-      sock.on('error', (err) => {
-        this.opts.counters.add(`listener:${a}`, 'malformed');
-        process.emitWarning(`UDP listener ${a}: ${err.message}`);
-      });
       await new Promise<void>((resolve, reject) => {
         sock.once('error', reject);
         sock.bind(hp.port, hp.host, () => {
           sock.off('error', reject);
           resolve();
         });
+      });
+      // After binding, a socket error (rare on UDP) is counted and reported, never fatal.
+      sock.on('error', (err) => {
+        this.opts.counters.add(`listener:${a}`, 'malformed');
+        process.emitWarning(`UDP listener ${a}: ${err.message}`);
       });
       const port = sock.address().port;
       this.sockets.push({ sock, addr: a, port, family });
