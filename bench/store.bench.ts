@@ -85,7 +85,7 @@ export async function run(): Promise<BenchResult[]> {
     const cols = await c.runAndReadAll(
       `SELECT column_name, sum(count) FILTER (WHERE segment_type <> 'VALIDITY'), string_agg(DISTINCT compression, '/'),
               count(DISTINCT block_id) * 262144 AS approx_bytes
-       FROM pragma_storage_info('flows') GROUP BY 1 ORDER BY approx_bytes DESC LIMIT 10`,
+       FROM pragma_storage_info('flows_data') GROUP BY 1 ORDER BY approx_bytes DESC LIMIT 10`,
     );
     const blocks = await c.runAndReadAll('SELECT total_blocks, block_size FROM pragma_database_size()');
     c.closeSync();
