@@ -1,0 +1,663 @@
+// AWS VPC Flow Logs (text records, versions 2–8) → FlowBatch rows.
+//
+// AWS documents a record as one line of space-separated fields ("Flow log records", VPC User Guide).
+// The default format is the fourteen version-2 fields in a fixed order and carries no header when
+// delivered to CloudWatch Logs; a custom format lists any subset of the available fields in any
+// order, and the S3 delivery puts that list, space separated, as the first line of each object.
+// A field that does not apply to a record is written as "-" and read here as null.
+//
+// Field → column mapping (fields introduced in the version shown, per the AWS field table):
+//   v2  version (validated, no column) · account-id → account_id · interface-id → interface_id ·
+//       srcaddr/dstaddr → src_addr/dst_addr (+ ip_version) · srcport/dstport → src_port/dst_port ·
+//       protocol → proto · packets · bytes · start/end (s) → time_start/time_end (ms) ·
+//       action ACCEPT/REJECT → accept/reject · log-status OK/NODATA/SKIPDATA (NODATA and SKIPDATA
+//       records describe no traffic: they are counted, not stored)
+//   v3  vpc-id · subnet-id · instance-id · tcp-flags → tcp_flags · pkt-srcaddr/pkt-dstaddr →
+//       pkt_src_addr/pkt_dst_addr · type (IPv4/IPv6/EFA, validated, no column)
+//   v4  region · az-id → zone · sublocation-type (wavelength/outpost/localzone, validated, no
+//       column) · sublocation-id (no column)
+//   v5  flow-direction ingress/egress → direction · traffic-path 1..8 → traffic_path (the AWS
+//       code kept as its decimal text, e.g. "8" = internet gateway) · pkt-src-aws-service /
+//       pkt-dst-aws-service (no column)
+//   v6  is the transit-gateway flow log, a different record; not handled here
+//   v7  ecs-cluster-arn, ecs-cluster-name, ecs-container-instance-arn, ecs-container-instance-id,
+//       ecs-container-id, ecs-second-container-id, ecs-service-name, ecs-task-definition-arn,
+//       ecs-task-arn, ecs-task-id (no columns yet; read as opaque text)
+//   v8  reject-reason (no column; e.g. "BPA" for VPC Block Public Access)
+// Columns with no AWS field: flow_state (AWS records are per aggregation window, not per
+// lifecycle), biflow (always false: one record per direction), time_received (the caller's).
+//
+// exporter = `aws:${account-id}:${interface-id}` ("-" for an absent part): the network interface
+// is the observation point (like a router interface), and the account keeps two accounts' ENIs of
+// the same id apart in a multi-account import; the counters of one log file are per interface.
+
+import { Buffer } from 'node:buffer';
+import { gunzipSync } from 'node:zlib';
+import { type FlowBatch, parseAddr } from '../../pipeline/flow-batch.js';
+import type { BatchSink } from '../../pipeline/sink.js';
+import { ACTIONS, C, DIRECTIONS, SOURCE_TYPES } from '../../schema/columns.js';
+
+/** Every field AWS documents for VPC flow log records, with the version that introduced it. */
+export const AWS_VPC_FIELDS: Readonly<Record<string, number>> = {
+  version: 2,
+  'account-id': 2,
+  'interface-id': 2,
+  srcaddr: 2,
+  dstaddr: 2,
+  srcport: 2,
+  dstport: 2,
+  protocol: 2,
+  packets: 2,
+  bytes: 2,
+  start: 2,
+  end: 2,
+  action: 2,
+  'log-status': 2,
+  'vpc-id': 3,
+  'subnet-id': 3,
+  'instance-id': 3,
+  'tcp-flags': 3,
+  type: 3,
+  'pkt-srcaddr': 3,
+  'pkt-dstaddr': 3,
+  region: 4,
+  'az-id': 4,
+  'sublocation-type': 4,
+  'sublocation-id': 4,
+  'pkt-src-aws-service': 5,
+  'pkt-dst-aws-service': 5,
+  'flow-direction': 5,
+  'traffic-path': 5,
+  'ecs-cluster-arn': 7,
+  'ecs-cluster-name': 7,
+  'ecs-container-instance-arn': 7,
+  'ecs-container-instance-id': 7,
+  'ecs-container-id': 7,
+  'ecs-second-container-id': 7,
+  'ecs-service-name': 7,
+  'ecs-task-definition-arn': 7,
+  'ecs-task-arn': 7,
+  'ecs-task-id': 7,
+  'reject-reason': 8,
+};
+
+export const AWS_VPC_DEFAULT_FORMAT =
+  'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status';
+
+// Field ids for the per-token switch.
+const F_VERSION = 0;
+const F_ACCOUNT = 1;
+const F_INTERFACE = 2;
+const F_SRCADDR = 3;
+const F_DSTADDR = 4;
+const F_SRCPORT = 5;
+const F_DSTPORT = 6;
+const F_PROTOCOL = 7;
+const F_PACKETS = 8;
+const F_BYTES = 9;
+const F_START = 10;
+const F_END = 11;
+const F_ACTION = 12;
+const F_LOGSTATUS = 13;
+const F_VPC = 14;
+const F_SUBNET = 15;
+const F_INSTANCE = 16;
+const F_TCPFLAGS = 17;
+const F_TYPE = 18;
+const F_PKTSRC = 19;
+const F_PKTDST = 20;
+const F_REGION = 21;
+const F_AZ = 22;
+const F_SUBLOCTYPE = 23;
+const F_TEXT = 24; // validated as present text only (sublocation-id, aws services, ecs-*, reject-reason)
+const F_DIRECTION = 25;
+const F_TRAFFICPATH = 26;
+
+const FIELD_ID: Record<string, number> = {
+  version: F_VERSION,
+  'account-id': F_ACCOUNT,
+  'interface-id': F_INTERFACE,
+  srcaddr: F_SRCADDR,
+  dstaddr: F_DSTADDR,
+  srcport: F_SRCPORT,
+  dstport: F_DSTPORT,
+  protocol: F_PROTOCOL,
+  packets: F_PACKETS,
+  bytes: F_BYTES,
+  start: F_START,
+  end: F_END,
+  action: F_ACTION,
+  'log-status': F_LOGSTATUS,
+  'vpc-id': F_VPC,
+  'subnet-id': F_SUBNET,
+  'instance-id': F_INSTANCE,
+  'tcp-flags': F_TCPFLAGS,
+  type: F_TYPE,
+  'pkt-srcaddr': F_PKTSRC,
+  'pkt-dstaddr': F_PKTDST,
+  region: F_REGION,
+  'az-id': F_AZ,
+  'sublocation-type': F_SUBLOCTYPE,
+  'flow-direction': F_DIRECTION,
+  'traffic-path': F_TRAFFICPATH,
+};
+
+const DIR_INGRESS = DIRECTIONS.indexOf('ingress');
+const DIR_EGRESS = DIRECTIONS.indexOf('egress');
+// source_type's enum is ['unknown', ...SOURCE_TYPES].
+const SOURCE_AWS_VPC = 1 + SOURCE_TYPES.indexOf('aws_vpc');
+const ACTION_ACCEPT = ACTIONS.indexOf('accept');
+const ACTION_REJECT = ACTIONS.indexOf('reject');
+
+/** At most this many errors are kept with their text; `malformed` counts them all. */
+const MAX_ERRORS = 1000;
+
+export interface AwsVpcParseResult {
+  /** Data records seen (lines that are not the header or blank), good or bad. */
+  records: number;
+  /** Rows written to the sink. */
+  flows: number;
+  /** log-status NODATA: no traffic on the interface during the window. */
+  nodata: number;
+  /** log-status SKIPDATA: AWS skipped records for the window (capacity or internal error). */
+  skipdata: number;
+  /** Records rejected as malformed (all of them, even past the kept `errors`). */
+  malformed: number;
+  /** Header fields this parser does not know (newer than version 8): their values are ignored. */
+  unknownFields: string[];
+  errors: { line: number; message: string }[];
+}
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/** Is the line a header: every token a field name AWS documents? */
+function headerFields(line: string): string[] | null {
+  const names = line.trim().split(/[ \t]+/);
+  if (names.length === 0 || names[0] === '') return null;
+  let known = 0;
+  for (const n of names) {
+    if (!/^[a-z][a-z0-9-]*$/.test(n)) return null;
+    if (n in AWS_VPC_FIELDS) known++;
+  }
+  // A header of only unknown names would be a record of lower-case words; require most names known.
+  return known * 2 > names.length ? names : null;
+}
+
+/**
+ * Format detection by content: a header line (field names AWS documents) or a default-format
+ * (version 2) record.
+ */
+export function looksLikeAwsVpcLog(firstLine: string): boolean {
+  const line = firstLine.replace(/\r?\n$/, '');
+  if (headerFields(line) !== null) return true;
+  const t = line.trim().split(/[ \t]+/);
+  if (t.length !== 14) return false;
+  return (
+    /^\d+$/.test(t[0]) &&
+    (t[2] === '-' || t[2].startsWith('eni-')) &&
+    /^\d+$/.test(t[10]) &&
+    /^\d+$/.test(t[11]) &&
+    (t[12] === 'ACCEPT' || t[12] === 'REJECT' || t[12] === '-') &&
+    (t[13] === 'OK' || t[13] === 'NODATA' || t[13] === 'SKIPDATA')
+  );
+}
+
+/**
+ * Parse AWS VPC Flow Logs text (or its bytes, gzip-compressed or not) into rows of `sink`.
+ * `fields` gives the custom format when the text has no header line (CloudWatch Logs delivery of
+ * a custom format); without it and without a header the default format is assumed.
+ * Never throws on bad input: each bad line is an error with its line number, the others go on.
+ */
+export function parseAwsVpcLog(
+  input: string | Uint8Array,
+  source: string,
+  receivedMs: number,
+  sink: BatchSink,
+  fields?: string,
+): AwsVpcParseResult {
+  const res: AwsVpcParseResult = {
+    records: 0,
+    flows: 0,
+    nodata: 0,
+    skipdata: 0,
+    malformed: 0,
+    unknownFields: [],
+    errors: [],
+  };
+  const fail = (line: number, message: string) => {
+    res.malformed++;
+    if (res.errors.length < MAX_ERRORS) res.errors.push({ line, message: `${source}:${line}: ${message}` });
+  };
+
+  let text: string;
+  if (typeof input === 'string') text = input;
+  else {
+    let bytes = input;
+    if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+      try {
+        bytes = gunzipSync(bytes);
+      } catch (e) {
+        fail(0, `gzip: ${(e as Error).message}`);
+        return res;
+      }
+    }
+    text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  }
+
+  let fmt = compileFormat((fields ?? AWS_VPC_DEFAULT_FORMAT).trim().split(/[ \t]+/), res);
+  // Token boundaries of the current line; grown when a line has more tokens than expected so that
+  // the count can be reported.
+  let tokS = new Int32Array(64);
+  let tokE = new Int32Array(64);
+  const state = new RowState();
+
+  const n = text.length;
+  let lineNo = 0;
+  let pos = 0;
+  while (pos < n) {
+    let eol = text.indexOf('\n', pos);
+    if (eol < 0) eol = n;
+    lineNo++;
+    let lineEnd = eol;
+    if (lineEnd > pos && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
+    const lineStart = pos;
+    pos = eol + 1;
+
+    // Tokenise by hand: runs of spaces/tabs separate fields (AWS's own examples contain a double space).
+    let nt = 0;
+    let i = lineStart;
+    while (i < lineEnd) {
+      while (i < lineEnd && isSpace(text.charCodeAt(i))) i++;
+      if (i >= lineEnd) break;
+      const s = i;
+      while (i < lineEnd && !isSpace(text.charCodeAt(i))) i++;
+      if (nt === tokS.length) {
+        const ns = new Int32Array(nt * 2);
+        ns.set(tokS);
+        tokS = ns;
+        const ne = new Int32Array(nt * 2);
+        ne.set(tokE);
+        tokE = ne;
+      }
+      tokS[nt] = s;
+      tokE[nt] = i;
+      nt++;
+    }
+    if (nt === 0) continue;
+
+    // A header: the first line of an S3 object, or again where objects were concatenated. Only
+    // lines whose first token is a lower-case word without digits can be one (ids and regions
+    // carry digits), so records skip the check.
+    const c0 = text.charCodeAt(tokS[0]);
+    if (c0 >= 97 && c0 <= 122 && isWord(text, tokS[0], tokE[0])) {
+      const names = headerFields(text.slice(lineStart, lineEnd));
+      if (names !== null) {
+        fmt = compileFormat(names, res);
+        continue;
+      }
+    }
+    res.records++;
+    if (nt !== fmt.ids.length) {
+      fail(lineNo, `${nt} fields, the format has ${fmt.ids.length}${nt < fmt.ids.length ? ' (truncated line?)' : ''}`);
+      continue;
+    }
+    if (fmt.logStatus >= 0) {
+      const s = tokS[fmt.logStatus];
+      const len = tokE[fmt.logStatus] - s;
+      if (len === 6 && text.startsWith('NODATA', s)) {
+        res.nodata++;
+        continue;
+      }
+      if (len === 8 && text.startsWith('SKIPDATA', s)) {
+        res.skipdata++;
+        continue;
+      }
+      if (!(len === 2 && text.startsWith('OK', s))) {
+        fail(lineNo, `log-status: ${JSON.stringify(text.slice(s, tokE[fmt.logStatus]))} is not OK, NODATA or SKIPDATA`);
+        continue;
+      }
+    }
+    const b = sink.batch();
+    const err = writeRow(text, tokS, tokE, fmt, b, state, receivedMs);
+    if (err !== null) {
+      fail(lineNo, err);
+      continue;
+    }
+    res.flows++;
+  }
+  return res;
+}
+
+interface Format {
+  ids: Int32Array; // field id per position, -1 for an unknown field
+  names: string[];
+  logStatus: number; // position of log-status, -1 when the format has none
+  account: number;
+  iface: number;
+}
+
+function compileFormat(names: string[], res: AwsVpcParseResult): Format {
+  const ids = new Int32Array(names.length);
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i];
+    if (n in FIELD_ID) ids[i] = FIELD_ID[n];
+    else if (n in AWS_VPC_FIELDS) ids[i] = F_TEXT;
+    else {
+      ids[i] = -1;
+      if (!res.unknownFields.includes(n)) res.unknownFields.push(n);
+    }
+  }
+  return {
+    ids,
+    names,
+    logStatus: names.indexOf('log-status'),
+    account: names.indexOf('account-id'),
+    iface: names.indexOf('interface-id'),
+  };
+}
+
+function isWord(text: string, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || c === 45)) return false;
+  }
+  return true;
+}
+
+/**
+ * Per-parse cache of the last string code written to each string column of the current batch:
+ * consecutive records of one interface repeat account, VPC, subnet, instance and exporter, and
+ * comparing in place avoids a substring and a dictionary lookup for each.
+ */
+class RowState {
+  batch: FlowBatch | null = null;
+  readonly last: string[] = [];
+  readonly code = new Int32Array(256);
+  /** Account and interface texts of the cached exporter code. */
+  expAcc = '';
+  expIf = '';
+  expCode = 0;
+}
+
+function strCol(text: string, s: number, e: number, b: FlowBatch, col: number, st: RowState, row: number): void {
+  const data = b.data[col] as Uint32Array;
+  if (e - s === 1 && text.charCodeAt(s) === 45) return; // "-": null
+  const last = st.last[col];
+  let code: number;
+  if (last !== undefined && last.length === e - s && text.startsWith(last, s)) code = st.code[col];
+  else {
+    const v = text.slice(s, e);
+    code = (b.strings[col] as { code(s: string): number }).code(v);
+    st.last[col] = v;
+    st.code[col] = code;
+  }
+  data[row] = code;
+  b.valid[col][row] = 1;
+}
+
+/** Unsigned decimal of text[s, e) or -1 (empty, non-digit, or above 2^53). */
+function uint(text: string, s: number, e: number): number {
+  if (e <= s || e - s > 16) return -1;
+  let v = 0;
+  for (let i = s; i < e; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v <= Number.MAX_SAFE_INTEGER ? v : -1;
+}
+
+function isDash(text: string, s: number, e: number): boolean {
+  return e - s === 1 && text.charCodeAt(s) === 45;
+}
+
+/** IPv4 dotted quad of text[s, e) as an unsigned integer, or -1. */
+function ipv4(text: string, s: number, e: number): number {
+  let v = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = s; i < e; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return -1;
+      v = v * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else {
+      const d = c - 48;
+      if (d < 0 || d > 9 || digits === 3) return -1;
+      part = part * 10 + d;
+      if (part > 255) return -1;
+      digits++;
+    }
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return v * 256 + part;
+}
+
+/** Write an address; returns 4 or 6 (the family), 0 for "-", -1 when it is not an address. */
+function addrCol(text: string, s: number, e: number, b: FlowBatch, col: number, row: number): number {
+  if (isDash(text, s, e)) return 0;
+  const v4 = ipv4(text, s, e);
+  const a = b.data[col] as Uint32Array;
+  const o = row * 4;
+  if (v4 >= 0) {
+    a[o] = 0;
+    a[o + 1] = 0;
+    a[o + 2] = 0xffff;
+    a[o + 3] = v4;
+    b.valid[col][row] = 1;
+    return 4;
+  }
+  const w = parseAddr(text.slice(s, e));
+  if (w === null) return -1;
+  a[o] = w[0];
+  a[o + 1] = w[1];
+  a[o + 2] = w[2];
+  a[o + 3] = w[3];
+  b.valid[col][row] = 1;
+  return 6;
+}
+
+function eq(text: string, s: number, e: number, word: string): boolean {
+  return e - s === word.length && text.startsWith(word, s);
+}
+
+function setNum(b: FlowBatch, col: number, row: number, v: number): void {
+  b.data[col][row] = v;
+  b.valid[col][row] = 1;
+}
+
+/** Write one record; returns null, or an error naming the field (the row is then dropped). */
+function writeRow(
+  text: string,
+  tokS: Int32Array,
+  tokE: Int32Array,
+  fmt: Format,
+  b: FlowBatch,
+  st: RowState,
+  receivedMs: number,
+): string | null {
+  const row = b.addRow();
+  // A new batch, or the same one after reset(): its dictionaries start empty again.
+  if (st.batch !== b || row === 0) {
+    st.batch = b;
+    st.last.length = 0;
+    st.expAcc = '';
+    st.expIf = '';
+    st.expCode = 0;
+  }
+  const ids = fmt.ids;
+  let family = 0;
+  for (let k = 0; k < ids.length; k++) {
+    const s = tokS[k];
+    const e = tokE[k];
+    const id = ids[k];
+    if (id < 0) continue;
+    const dash = isDash(text, s, e);
+    switch (id) {
+      case F_VERSION: {
+        // Versions 2..8 exist; a later one only adds fields, which the header names.
+        const v = uint(text, s, e);
+        if (v < 2) return bad(b, fmt, k, text, s, e, 'a version number ≥ 2');
+        break;
+      }
+      case F_ACCOUNT:
+        strCol(text, s, e, b, C.account_id, st, row);
+        break;
+      case F_INTERFACE:
+        strCol(text, s, e, b, C.interface_id, st, row);
+        break;
+      case F_VPC:
+        strCol(text, s, e, b, C.vpc_id, st, row);
+        break;
+      case F_SUBNET:
+        strCol(text, s, e, b, C.subnet_id, st, row);
+        break;
+      case F_INSTANCE:
+        strCol(text, s, e, b, C.instance_id, st, row);
+        break;
+      case F_REGION:
+        strCol(text, s, e, b, C.region, st, row);
+        break;
+      case F_AZ:
+        strCol(text, s, e, b, C.zone, st, row);
+        break;
+      case F_SRCADDR:
+      case F_DSTADDR:
+      case F_PKTSRC:
+      case F_PKTDST: {
+        const col =
+          id === F_SRCADDR
+            ? C.src_addr
+            : id === F_DSTADDR
+              ? C.dst_addr
+              : id === F_PKTSRC
+                ? C.pkt_src_addr
+                : C.pkt_dst_addr;
+        const f = addrCol(text, s, e, b, col, row);
+        if (f < 0) return bad(b, fmt, k, text, s, e, 'an IPv4 or IPv6 address');
+        if (family === 0 && (id === F_SRCADDR || id === F_DSTADDR)) family = f;
+        break;
+      }
+      case F_SRCPORT:
+      case F_DSTPORT: {
+        if (dash) break;
+        const v = uint(text, s, e);
+        if (v < 0 || v > 65535) return bad(b, fmt, k, text, s, e, 'a port 0..65535');
+        setNum(b, id === F_SRCPORT ? C.src_port : C.dst_port, row, v);
+        break;
+      }
+      case F_PROTOCOL: {
+        if (dash) break;
+        const v = uint(text, s, e);
+        if (v < 0 || v > 255) return bad(b, fmt, k, text, s, e, 'an IANA protocol number 0..255');
+        setNum(b, C.proto, row, v);
+        break;
+      }
+      case F_PACKETS:
+      case F_BYTES: {
+        if (dash) break;
+        const v = uint(text, s, e);
+        if (v < 0) return bad(b, fmt, k, text, s, e, 'a count');
+        setNum(b, id === F_PACKETS ? C.packets : C.bytes, row, v);
+        break;
+      }
+      case F_START:
+      case F_END: {
+        if (dash) break;
+        const v = uint(text, s, e);
+        // Seconds since the epoch; ×1000 stays exact far beyond any real date.
+        if (v < 0 || v > 1e13) return bad(b, fmt, k, text, s, e, 'Unix seconds');
+        setNum(b, id === F_START ? C.time_start : C.time_end, row, v * 1000);
+        break;
+      }
+      case F_TCPFLAGS: {
+        if (dash) break;
+        // The OR of the flags seen in the window (AWS: FIN 1, SYN 2, RST 4, SYN-ACK 18, …).
+        const v = uint(text, s, e);
+        if (v < 0 || v > 0xffff) return bad(b, fmt, k, text, s, e, 'a TCP flags number');
+        setNum(b, C.tcp_flags, row, v);
+        break;
+      }
+      case F_ACTION:
+        if (dash) break;
+        if (eq(text, s, e, 'ACCEPT')) setNum(b, C.action, row, ACTION_ACCEPT);
+        else if (eq(text, s, e, 'REJECT')) setNum(b, C.action, row, ACTION_REJECT);
+        else return bad(b, fmt, k, text, s, e, 'ACCEPT or REJECT');
+        break;
+      case F_LOGSTATUS:
+        break; // checked before the row was started
+      case F_TYPE:
+        if (!dash && !eq(text, s, e, 'IPv4') && !eq(text, s, e, 'IPv6') && !eq(text, s, e, 'EFA'))
+          return bad(b, fmt, k, text, s, e, 'IPv4, IPv6 or EFA');
+        break;
+      case F_SUBLOCTYPE:
+        if (!dash && !eq(text, s, e, 'wavelength') && !eq(text, s, e, 'outpost') && !eq(text, s, e, 'localzone'))
+          return bad(b, fmt, k, text, s, e, 'wavelength, outpost or localzone');
+        break;
+      case F_DIRECTION:
+        if (dash) break;
+        if (eq(text, s, e, 'ingress')) setNum(b, C.direction, row, DIR_INGRESS);
+        else if (eq(text, s, e, 'egress')) setNum(b, C.direction, row, DIR_EGRESS);
+        else return bad(b, fmt, k, text, s, e, 'ingress or egress');
+        break;
+      case F_TRAFFICPATH: {
+        if (dash) break;
+        // Codes 1..8 today; a later code is kept as it is rather than rejected.
+        if (uint(text, s, e) < 1) return bad(b, fmt, k, text, s, e, 'a traffic-path code (1..8)');
+        strCol(text, s, e, b, C.traffic_path, st, row);
+        break;
+      }
+      default:
+        break; // F_TEXT: any non-blank token is valid
+    }
+  }
+  setNum(b, C.source_type, row, SOURCE_AWS_VPC);
+  setNum(b, C.time_received, row, receivedMs);
+  setNum(b, C.biflow, row, 0);
+  if (family !== 0) setNum(b, C.ip_version, row, family);
+  exporterCol(text, tokS, tokE, fmt, b, st, row);
+  return null;
+}
+
+function exporterCol(
+  text: string,
+  tokS: Int32Array,
+  tokE: Int32Array,
+  fmt: Format,
+  b: FlowBatch,
+  st: RowState,
+  row: number,
+): void {
+  const aS = fmt.account >= 0 ? tokS[fmt.account] : 0;
+  const aE = fmt.account >= 0 ? tokE[fmt.account] : 0;
+  const iS = fmt.iface >= 0 ? tokS[fmt.iface] : 0;
+  const iE = fmt.iface >= 0 ? tokE[fmt.iface] : 0;
+  let code = st.expCode;
+  if (
+    code === 0 ||
+    st.expAcc.length !== aE - aS ||
+    !text.startsWith(st.expAcc, aS) ||
+    st.expIf.length !== iE - iS ||
+    !text.startsWith(st.expIf, iS)
+  ) {
+    st.expAcc = text.slice(aS, aE);
+    st.expIf = text.slice(iS, iE);
+    code = (b.strings[C.exporter] as { code(s: string): number }).code(
+      `aws:${st.expAcc === '' ? '-' : st.expAcc}:${st.expIf === '' ? '-' : st.expIf}`,
+    );
+    st.expCode = code;
+  }
+  (b.data[C.exporter] as Uint32Array)[row] = code;
+  b.valid[C.exporter][row] = 1;
+}
+
+function bad(b: FlowBatch, fmt: Format, k: number, text: string, s: number, e: number, want: string): string {
+  b.dropLastRow();
+  return `field ${k + 1} (${fmt.names[k]}): ${JSON.stringify(text.slice(s, e))} is not ${want}`;
+}
