@@ -6,8 +6,8 @@
 // Files may be gzip (1f 8b): they are gunzipped whole with node:zlib.
 //
 // How a conn record becomes a flow (choices a reader of the data needs to know):
-// * exporter = `zeek:<sensor>` when the JSON record names one (`_system_name`, as zeek's
-//   Log::enable_local_logging clusters and Corelight write it), else `zeek:<dir>/<file>` from the
+// * exporter = `zeek:<sensor>` when the JSON record carries a `_system_name` field (a sensor name
+//   some deployments add to every record), else `zeek:<dir>/<file>` from the
 //   name the caller passed (last directory + file name: a Zeek log directory usually names the
 //   sensor or the day), or `options.exporter` when given.
 // * time_start = ts, time_end = ts + duration (duration unset, e.g. one-packet S0: time_end = ts),
@@ -41,7 +41,8 @@
 //
 // Bad input never throws: every bad file or line gives an error naming the file and line and is
 // skipped. Rows are written straight into the typed arrays; the TSV path scans character codes
-// with no array or object per record.
+// with no array or object per record (IPv6 addresses still go through parseAddr, which allocates;
+// JSON records are one JSON.parse object each).
 
 import { basename, dirname } from 'node:path';
 import { gunzipSync } from 'node:zlib';
