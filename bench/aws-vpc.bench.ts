@@ -62,7 +62,8 @@ function generate(lines: number): string {
         `${ingress ? 'ingress' : 'egress'} ${path} OK`,
     );
   }
-  return `${out.join('\n')}\n`;
+  out.push('');
+  return out.join('\n');
 }
 
 export async function run(): Promise<BenchResult[]> {

@@ -254,6 +254,7 @@ export function parseAwsVpcLog(
   const state = new RowState();
 
   const n = text.length;
+  const hasTab = text.indexOf('\t') >= 0;
   let lineNo = 0;
   let pos = 0;
   while (pos < n) {
@@ -272,7 +273,12 @@ export function parseAwsVpcLog(
       while (i < lineEnd && isSpace(text.charCodeAt(i))) i++;
       if (i >= lineEnd) break;
       const s = i;
-      while (i < lineEnd && !isSpace(text.charCodeAt(i))) i++;
+      if (hasTab) while (i < lineEnd && !isSpace(text.charCodeAt(i))) i++;
+      else {
+        // indexOf is a vectorised scan in V8: several times faster than a charCodeAt loop here.
+        i = text.indexOf(' ', s);
+        if (i < 0 || i > lineEnd) i = lineEnd;
+      }
       if (nt === tokS.length) {
         const ns = new Int32Array(nt * 2);
         ns.set(tokS);
@@ -386,7 +392,7 @@ function strCol(text: string, s: number, e: number, b: FlowBatch, col: number, s
   if (e - s === 1 && text.charCodeAt(s) === 45) return; // "-": null
   const last = st.last[col];
   let code: number;
-  if (last !== undefined && last.length === e - s && text.startsWith(last, s)) code = st.code[col];
+  if (last !== undefined && sameAt(text, s, e, last)) code = st.code[col];
   else {
     const v = text.slice(s, e);
     code = (b.strings[col] as { code(s: string): number }).code(v);
@@ -395,6 +401,16 @@ function strCol(text: string, s: number, e: number, b: FlowBatch, col: number, s
   }
   data[row] = code;
   b.valid[col][row] = 1;
+}
+
+/**
+ * text[s, e) === v, compared from the end (ids of one account share their prefix). String
+ * startsWith with a position is a runtime call in V8; this loop is inlined.
+ */
+function sameAt(text: string, s: number, e: number, v: string): boolean {
+  if (v.length !== e - s) return false;
+  for (let i = e - s - 1; i >= 0; i--) if (text.charCodeAt(s + i) !== v.charCodeAt(i)) return false;
+  return true;
 }
 
 /** Unsigned decimal of text[s, e) or -1 (empty, non-digit, or above 2^53). */
@@ -639,13 +655,7 @@ function exporterCol(
   const iS = fmt.iface >= 0 ? tokS[fmt.iface] : 0;
   const iE = fmt.iface >= 0 ? tokE[fmt.iface] : 0;
   let code = st.expCode;
-  if (
-    code === 0 ||
-    st.expAcc.length !== aE - aS ||
-    !text.startsWith(st.expAcc, aS) ||
-    st.expIf.length !== iE - iS ||
-    !text.startsWith(st.expIf, iS)
-  ) {
+  if (code === 0 || !sameAt(text, aS, aE, st.expAcc) || !sameAt(text, iS, iE, st.expIf)) {
     st.expAcc = text.slice(aS, aE);
     st.expIf = text.slice(iS, iE);
     code = (b.strings[C.exporter] as { code(s: string): number }).code(
