@@ -1,12 +1,16 @@
-// `flowwatch import FILE...`: pcap/pcapng files carrying NetFlow/IPFIX or sFlow datagrams on any
-// UDP port (recognised by content), decoded into the store. The exporter is the packet's source
-// address and the receive time its capture time, so an import equals what `serve` would have
-// stored had it been listening.
+// `flowwatch import FILE...`: files recognised by content (or `--format`) and decoded into the
+// store: pcap/pcapng carrying NetFlow/IPFIX or sFlow datagrams on any UDP port (the exporter is the
+// packet's source address and the receive time its capture time, so an import equals what `serve`
+// would have stored had it been listening), Zeek logs (conn.log joined with the dns, ssl and http
+// logs given in the same import, by uid) and AWS VPC Flow Logs, plain or gzip.
 
 import { readFileSync } from 'node:fs';
 import { type EnrichOptions, enrichBatch } from '../enrich/stage.js';
+import { parseAwsVpcLog } from '../ingest/cloud/aws-vpc.js';
 import { DatagramDecoder, looksLikeFlowDatagram } from '../ingest/datagram.js';
+import { detectFormat, type ImportFormat, maybeGunzip } from '../ingest/detect.js';
 import { readUdpPackets } from '../ingest/pcap/reader.js';
+import { parseZeekLogs, type ZeekLogFile } from '../ingest/zeek/logs.js';
 import { ExporterCounters } from '../pipeline/counters.js';
 import { ExporterPolicy, type ExporterSetting } from '../pipeline/exporter-policy.js';
 import { exporterStates } from '../pipeline/exporter-state.js';
@@ -20,8 +24,12 @@ export interface ImportSummary {
   otherPackets: number;
   flows: number;
   stored: number;
+  /** Log records read (Zeek, cloud logs). */
+  logRecords: number;
   exporters: string[];
   errors: string[];
+  /** Facts worth a line that are not errors. */
+  notes: string[];
   counters: ReturnType<ExporterCounters['snapshot']>;
 }
 
@@ -36,6 +44,8 @@ export interface ImportOptions {
   exporters?: ReadonlyMap<string, ExporterSetting>;
   /** What to store with each flow besides what was decoded (from the configuration). */
   enrich?: EnrichOptions;
+  /** Read every file as this format instead of recognising it by content. */
+  format?: ImportFormat;
 }
 
 /** Flows per commit during an import. */
@@ -76,20 +86,46 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
     otherPackets: 0,
     flows: 0,
     stored: 0,
+    logRecords: 0,
     exporters: [],
     errors: [],
+    notes: [],
     counters: {},
   };
+  const zeek: ZeekLogFile[] = [];
   try {
     for (const file of opts.files) {
-      let buf: Buffer;
+      let raw: Buffer;
       try {
-        buf = readFileSync(file);
+        raw = readFileSync(file);
       } catch (e) {
         s.errors.push(`${file}: cannot read: ${(e as Error).message}`);
         continue;
       }
+      const format = opts.format ?? detectFormat(maybeGunzip(raw.subarray(0, 1 << 20)));
+      if (format === null) {
+        s.errors.push(
+          `${file}: not a format flowwatch imports (pcap/pcapng, Zeek log, AWS VPC Flow Logs); --format forces one`,
+        );
+        continue;
+      }
       s.files++;
+      if (format === 'zeek') {
+        zeek.push({ name: file, data: raw }); // read together below: conn is joined with dns/ssl/http
+        continue;
+      }
+      if (format === 'aws-vpc') {
+        const r = parseAwsVpcLog(maybeGunzip(raw), file, Date.now(), pipeline);
+        s.flows += r.flows;
+        s.logRecords += r.records;
+        if (r.malformed) counters.add(`file:${file}`, 'malformed', r.malformed);
+        for (const e of r.errors.slice(0, 20)) s.errors.push(`${file}:${e.line}: ${e.message}`);
+        if (r.nodata || r.skipdata)
+          s.notes.push(`${file}: ${r.nodata} NODATA and ${r.skipdata} SKIPDATA records (no flows)`);
+        await pipeline.flush();
+        continue;
+      }
+      const buf = raw;
       let lastShown = 0;
       const onError = (msg: string) => s.errors.push(`${file}: ${msg}`);
       for (const p of readUdpPackets(buf, onError)) {
@@ -115,6 +151,13 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
           opts.progress(done, `${file}: ${s.exportPackets} export packets, ${s.flows} flows`);
         }
       }
+    }
+    if (zeek.length) {
+      const r = parseZeekLogs(zeek, Date.now(), pipeline);
+      s.flows += r.flows;
+      s.logRecords += Object.values(r.byPath).reduce((a, b) => a + b, 0);
+      for (const e of r.errors.slice(0, 50)) s.errors.push(`${e.file}${e.line ? `:${e.line}` : ''}: ${e.message}`);
+      if (r.errors.length) counters.add('zeek', 'malformed', r.errors.length);
     }
     // The coverage series of an import sits at the capture's last minute.
     for (const [exporter, c] of Object.entries(counters.snapshot())) store.recordCoverage(lastPacketMs, exporter, c);

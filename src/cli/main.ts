@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, configReference, defaultConfig, loadConfig, splitHostPort } from '../config/config.js';
 import { describeFields, FilterError } from '../filter/index.js';
+import { IMPORT_FORMATS, type ImportFormat } from '../ingest/detect.js';
 import type { ExporterState } from '../pipeline/exporter-state.js';
 import { LocalQueryTarget, type Order, QueryError, type QueryTarget, RemoteQueryTarget } from '../query/service.js';
 import { openStore, readLock } from '../store/duckdb/index.js';
@@ -17,7 +18,7 @@ const USAGE = `flowwatch — network flow telemetry and security analytics
 
 usage:
   flowwatch serve [--config FILE] [--data DIR] [--listen HOST:PORT]... [--listen-tcp HOST:PORT]... [--http HOST:PORT]
-  flowwatch import [--data DIR] [--config FILE] FILE...
+  flowwatch import [--data DIR] [--config FILE] [--format pcap|zeek|aws-vpc] FILE...
   flowwatch query [--data DIR] [--since T] [--until T] [FILTER]
                   [--top N --by FIELD[,FIELD...] --order flows|packets|bytes]
                   [--fields F,...] [--limit N] [--format table|csv|json|ndjson]
@@ -121,9 +122,13 @@ async function importCmd(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     data: { type: 'string' },
     config: { type: 'string', short: 'c' },
+    format: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
   });
-  if (positionals.length === 0) throw new UsageError('import: name at least one pcap or pcapng file');
+  if (positionals.length === 0) throw new UsageError('import: name at least one file');
+  const format = values.format as ImportFormat | undefined;
+  if (format !== undefined && !IMPORT_FORMATS.includes(format))
+    throw new UsageError(`import --format: one of ${IMPORT_FORMATS.join(', ')}`);
   const cfg = values.config ? loadConfig(values.config as string) : undefined;
   const tty = process.stderr.isTTY && !values.quiet;
   const { importFiles } = await import('./import.js');
@@ -131,6 +136,7 @@ async function importCmd(args: string[]): Promise<number> {
     dataDir: (values.data as string) ?? cfg?.dataDir ?? './data',
     files: positionals,
     exporters: cfg?.exporters,
+    format,
     enrich: cfg
       ? {
           communityId: cfg.enrich.storeCommunityId,
@@ -150,9 +156,10 @@ async function importCmd(args: string[]): Promise<number> {
     .join('\n');
   process.stdout.write(
     `imported ${summary.files} file(s): ${summary.packets} packets, ${summary.exportPackets} flow datagrams, ` +
-      `${summary.flows} flows decoded, ${summary.stored} stored\n` +
+      `${summary.logRecords} log records, ${summary.flows} flows decoded, ${summary.stored} stored\n` +
       `exporters: ${summary.exporters.join(', ') || '(none)'}\n` +
       (lost ? `not decoded:\n${lost}\n` : '') +
+      (summary.notes.length ? `notes:\n${summary.notes.map((e) => `  ${e}`).join('\n')}\n` : '') +
       (summary.errors.length ? `errors:\n${summary.errors.map((e) => `  ${e}`).join('\n')}\n` : ''),
   );
   return summary.errors.length && summary.files === 0 ? 1 : 0;

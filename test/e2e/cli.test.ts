@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -244,5 +244,60 @@ describe('flowwatch serve, query and import on real captures', { skip }, () => {
       assert.match(e.stderr, /did you mean/);
       return true;
     });
+  });
+});
+
+describe('import recognises logs by content', { skip: needsData() }, () => {
+  test('AWS VPC Flow Logs and Zeek conn.log (joined with ssl.log) land with their own source types', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-e2e-logs-'));
+    const aws = readdirSync(dataPath('cloud/aws')).map((f) => dataPath('cloud/aws', f));
+    const conn = dataPath('zeek/tsv/rita-proxy-conn.log');
+    const ssl = dataPath('zeek/tsv/rita-proxy-ssl.log');
+    const summary = await flowwatch('import', '--data', dir, ...aws, conn, ssl);
+    // Independent counts: AWS records whose log-status (by the header, or the default format's
+    // 14th field) is OK, or every record of a format without it; Zeek conn records are the
+    // non-comment lines of conn.log.
+    let awsOk = 0;
+    for (const f of aws) {
+      const lines = readFileSync(f, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim());
+      const header = /^[a-z]/.test(lines[0]) ? lines.shift()?.trim().split(/\s+/) : undefined;
+      const at = header ? header.indexOf('log-status') : 13;
+      // a custom format without log-status has no NODATA/SKIPDATA records: every line is a flow
+      for (const l of lines) if (at < 0 || l.trim().split(/\s+/)[at] === 'OK') awsOk++;
+    }
+    const connRecords = readFileSync(conn, 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#')).length;
+    const bySource = Object.fromEntries(
+      (
+        JSON.parse(
+          await flowwatch('query', '--data', dir, '--top', '10', '--by', 'source_type', '--format', 'json'),
+        ) as {
+          source_type: string;
+          flows: number;
+        }[]
+      ).map((r) => [r.source_type, r.flows]),
+    );
+    assert.deepEqual(bySource, { aws_vpc: awsOk, zeek: connRecords });
+    assert.match(summary, /NODATA/);
+    // the ssl.log join: flows to the proxy carry the SNI Zeek saw for the same uid
+    const sni = JSON.parse(
+      await flowwatch('query', '--data', dir, 'tls_sni ~ "*"', '--limit', '100000', '--format', 'json'),
+    ) as unknown[];
+    const sslUids = new Set(
+      readFileSync(ssl, 'utf8')
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+        .map((l) => l.split('\t')[1]),
+    );
+    const joinable = readFileSync(conn, 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#') && sslUids.has(l.split('\t')[1])).length;
+    assert.ok(
+      sni.length > 0 && sni.length <= joinable,
+      `${sni.length} flows with an SNI, ${joinable} conn records share a uid with ssl.log`,
+    );
   });
 });

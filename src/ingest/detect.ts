@@ -1,0 +1,36 @@
+// What a file holds, told by its content (and not its name), for `flowwatch import`.
+
+import { gunzipSync } from 'node:zlib';
+import { looksLikeAwsVpcLog } from './cloud/aws-vpc.js';
+import { looksLikeZeekLog } from './zeek/logs.js';
+
+export type ImportFormat = 'pcap' | 'zeek' | 'aws-vpc';
+export const IMPORT_FORMATS: readonly ImportFormat[] = ['pcap', 'zeek', 'aws-vpc'];
+
+const PCAP_MAGIC = new Set([0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a]);
+
+export function isGzip(buf: Uint8Array): boolean {
+  return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
+}
+
+/** The file's bytes, decompressed when gzip (a broken stream gives what could be read). */
+export function maybeGunzip(buf: Uint8Array): Uint8Array {
+  if (!isGzip(buf)) return buf;
+  try {
+    return gunzipSync(buf);
+  } catch {
+    return gunzipSync(buf, { finishFlush: 2 /* Z_SYNC_FLUSH: keep what a truncated file holds */ });
+  }
+}
+
+export function detectFormat(buf: Uint8Array): ImportFormat | null {
+  if (buf.length >= 4) {
+    const m = ((buf[0] << 24) | (buf[1] << 16) | (buf[2] << 8) | buf[3]) >>> 0;
+    if (PCAP_MAGIC.has(m)) return 'pcap';
+  }
+  const head = Buffer.from(buf.subarray(0, 4096)).toString('utf8');
+  if (looksLikeZeekLog(head)) return 'zeek';
+  const firstLine = head.split('\n', 1)[0] ?? '';
+  if (looksLikeAwsVpcLog(firstLine)) return 'aws-vpc';
+  return null;
+}
