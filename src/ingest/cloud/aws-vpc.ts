@@ -483,8 +483,18 @@ function eq(text: string, s: number, e: number, word: string): boolean {
   return e - s === word.length && text.startsWith(word, s);
 }
 
-function setNum(b: FlowBatch, col: number, row: number, v: number): void {
-  b.data[col][row] = v;
+// One writer per array type: each store site then sees a single typed-array kind (a shared
+// writer over Uint8/Uint16/Float64 columns is a polymorphic keyed store).
+function setF64(b: FlowBatch, col: number, row: number, v: number): void {
+  (b.data[col] as Float64Array)[row] = v;
+  b.valid[col][row] = 1;
+}
+function setU16(b: FlowBatch, col: number, row: number, v: number): void {
+  (b.data[col] as Uint16Array)[row] = v;
+  b.valid[col][row] = 1;
+}
+function setU8(b: FlowBatch, col: number, row: number, v: number): void {
+  (b.data[col] as Uint8Array)[row] = v;
   b.valid[col][row] = 1;
 }
 
@@ -565,14 +575,14 @@ function writeRow(
         if (dash) break;
         const v = uint(text, s, e);
         if (v < 0 || v > 65535) return bad(b, fmt, k, text, s, e, 'a port 0..65535');
-        setNum(b, id === F_SRCPORT ? C.src_port : C.dst_port, row, v);
+        setU16(b, id === F_SRCPORT ? C.src_port : C.dst_port, row, v);
         break;
       }
       case F_PROTOCOL: {
         if (dash) break;
         const v = uint(text, s, e);
         if (v < 0 || v > 255) return bad(b, fmt, k, text, s, e, 'an IANA protocol number 0..255');
-        setNum(b, C.proto, row, v);
+        setU8(b, C.proto, row, v);
         break;
       }
       case F_PACKETS:
@@ -580,7 +590,7 @@ function writeRow(
         if (dash) break;
         const v = uint(text, s, e);
         if (v < 0) return bad(b, fmt, k, text, s, e, 'a count');
-        setNum(b, id === F_PACKETS ? C.packets : C.bytes, row, v);
+        setF64(b, id === F_PACKETS ? C.packets : C.bytes, row, v);
         break;
       }
       case F_START:
@@ -589,7 +599,7 @@ function writeRow(
         const v = uint(text, s, e);
         // Seconds since the epoch; ×1000 stays exact far beyond any real date.
         if (v < 0 || v > 1e13) return bad(b, fmt, k, text, s, e, 'Unix seconds');
-        setNum(b, id === F_START ? C.time_start : C.time_end, row, v * 1000);
+        setF64(b, id === F_START ? C.time_start : C.time_end, row, v * 1000);
         break;
       }
       case F_TCPFLAGS: {
@@ -597,13 +607,13 @@ function writeRow(
         // The OR of the flags seen in the window (AWS: FIN 1, SYN 2, RST 4, SYN-ACK 18, …).
         const v = uint(text, s, e);
         if (v < 0 || v > 0xffff) return bad(b, fmt, k, text, s, e, 'a TCP flags number');
-        setNum(b, C.tcp_flags, row, v);
+        setU16(b, C.tcp_flags, row, v);
         break;
       }
       case F_ACTION:
         if (dash) break;
-        if (eq(text, s, e, 'ACCEPT')) setNum(b, C.action, row, ACTION_ACCEPT);
-        else if (eq(text, s, e, 'REJECT')) setNum(b, C.action, row, ACTION_REJECT);
+        if (eq(text, s, e, 'ACCEPT')) setU8(b, C.action, row, ACTION_ACCEPT);
+        else if (eq(text, s, e, 'REJECT')) setU8(b, C.action, row, ACTION_REJECT);
         else return bad(b, fmt, k, text, s, e, 'ACCEPT or REJECT');
         break;
       case F_LOGSTATUS:
@@ -618,8 +628,8 @@ function writeRow(
         break;
       case F_DIRECTION:
         if (dash) break;
-        if (eq(text, s, e, 'ingress')) setNum(b, C.direction, row, DIR_INGRESS);
-        else if (eq(text, s, e, 'egress')) setNum(b, C.direction, row, DIR_EGRESS);
+        if (eq(text, s, e, 'ingress')) setU8(b, C.direction, row, DIR_INGRESS);
+        else if (eq(text, s, e, 'egress')) setU8(b, C.direction, row, DIR_EGRESS);
         else return bad(b, fmt, k, text, s, e, 'ingress or egress');
         break;
       case F_TRAFFICPATH: {
@@ -633,10 +643,10 @@ function writeRow(
         break; // F_TEXT: any non-blank token is valid
     }
   }
-  setNum(b, C.source_type, row, SOURCE_AWS_VPC);
-  setNum(b, C.time_received, row, receivedMs);
-  setNum(b, C.biflow, row, 0);
-  if (family !== 0) setNum(b, C.ip_version, row, family);
+  setU8(b, C.source_type, row, SOURCE_AWS_VPC);
+  setF64(b, C.time_received, row, receivedMs);
+  setU8(b, C.biflow, row, 0);
+  if (family !== 0) setU8(b, C.ip_version, row, family);
   exporterCol(text, tokS, tokE, fmt, b, st, row);
   return null;
 }
