@@ -49,7 +49,6 @@ interface Setting {
   kind: Kind;
   default: string | number | string[];
   description: string;
-  set: (c: Config, v: never) => void;
 }
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -60,153 +59,102 @@ export const SETTINGS: Setting[] = [
     kind: 'string',
     default: './data',
     description: 'where the store (flows.duckdb), its lock and state files live',
-    set: (c, v: string) => {
-      c.dataDir = v;
-    },
   },
   {
     key: 'listen.netflow',
     kind: 'addrs',
     default: ['0.0.0.0:2055'],
     description: 'UDP host:port list for NetFlow v5/v9 (IPFIX is recognised here too)',
-    set: (c, v: string[]) => {
-      c.listen.netflow = v;
-    },
   },
   {
     key: 'listen.ipfix',
     kind: 'addrs',
     default: ['0.0.0.0:4739'],
     description: 'UDP host:port list for IPFIX (NetFlow is recognised here too)',
-    set: (c, v: string[]) => {
-      c.listen.ipfix = v;
-    },
   },
   {
     key: 'listen.sflow',
     kind: 'addrs',
     default: ['0.0.0.0:6343'],
     description: 'UDP host:port list for sFlow v5 (NetFlow/IPFIX are recognised here too)',
-    set: (c, v: string[]) => {
-      c.listen.sflow = v;
-    },
   },
   {
     key: 'listen.ipfix_tcp',
     kind: 'addrs',
     default: ['0.0.0.0:4739'],
     description: 'TCP host:port list for IPFIX over TCP (RFC 7011 §10.4); backpressure instead of loss',
-    set: (c, v: string[]) => {
-      c.listen.ipfixTcp = v;
-    },
   },
   {
     key: 'listen.tcp_idle_timeout',
     kind: 'duration',
     default: '5m',
     description: 'an IPFIX/TCP connection silent this long is closed',
-    set: (c, v: number) => {
-      c.listen.tcpIdleTimeout = v;
-    },
   },
   {
     key: 'listen.tcp_max_connections',
     kind: 'int',
     default: 1024,
     description: 'IPFIX/TCP connections at most (64 per exporter address)',
-    set: (c, v: number) => {
-      c.listen.tcpMaxConnections = v;
-    },
   },
   {
     key: 'listen.receive_buffer',
     kind: 'size',
     default: '4MiB',
     description: 'socket receive buffer asked of the kernel (capped by net.core.rmem_max)',
-    set: (c, v: number) => {
-      c.listen.receiveBuffer = v;
-    },
   },
   {
     key: 'listen.queue_packets',
     kind: 'int',
     default: 65536,
     description: 'datagrams held between receive and decode; beyond it they are dropped and counted',
-    set: (c, v: number) => {
-      c.listen.queuePackets = v;
-    },
   },
   {
     key: 'http.listen',
     kind: 'string',
     default: '127.0.0.1:9090',
     description: 'host:port of the HTTP server (/metrics, /health, API); empty to disable',
-    set: (c, v: string) => {
-      c.http.listen = v;
-    },
   },
   {
     key: 'store.memory_limit',
     kind: 'string',
     default: '1GB',
     description: "DuckDB memory_limit (DuckDB's size syntax)",
-    set: (c, v: string) => {
-      c.store.memoryLimit = v;
-    },
   },
   {
     key: 'store.threads',
     kind: 'int',
     default: 2,
     description: 'DuckDB worker threads',
-    set: (c, v: number) => {
-      c.store.threads = v;
-    },
   },
   {
     key: 'store.flush_interval',
     kind: 'duration',
     default: '1s',
     description: 'how often appended flows are committed (flows are "stored" once committed)',
-    set: (c, v: number) => {
-      c.store.flushInterval = v;
-    },
   },
   {
     key: 'store.batch_size',
     kind: 'int',
     default: 8192,
     description: 'rows per FlowBatch between decode and store',
-    set: (c, v: number) => {
-      c.store.batchSize = v;
-    },
   },
   {
     key: 'store.retention.raw',
     kind: 'duration',
     default: '30d',
     description: 'how long raw flows are kept',
-    set: (c, v: number) => {
-      c.store.retention.raw = v;
-    },
   },
   {
     key: 'store.retention.rollup_1m',
     kind: 'duration',
     default: '400d',
     description: 'how long the 1-minute rollup is kept',
-    set: (c, v: number) => {
-      c.store.retention.rollup1m = v;
-    },
   },
   {
     key: 'decode.pending_packets',
     kind: 'int',
     default: 4096,
     description: 'data sets held while waiting for their template (all exporters; one exporter may hold a quarter)',
-    set: (c, v: number) => {
-      c.decode.pendingPackets = v;
-    },
   },
   {
     key: 'exporters',
@@ -214,9 +162,6 @@ export const SETTINGS: Setting[] = [
     default: '{}',
     description:
       'per exporter address: `name` (fills exporter_name), `sampling_rate` (used when the exporter sends none), `max_flows_per_second` (over it, one flow in k is kept with sampling_rate × k)',
-    set: (c, v: Map<string, ExporterSetting>) => {
-      c.exporters = v;
-    },
   },
   {
     key: 'forward',
@@ -224,9 +169,6 @@ export const SETTINGS: Setting[] = [
     default: '[]',
     description:
       'list of re-export targets: `to` (udp://HOST:PORT or tcp://HOST:PORT for IPFIX, http(s)://… for NDJSON), optional `filter` (the filter language), `observation_domain`, `headers`, `times` (iso or ms)',
-    set: (c, v: ForwarderOptions[]) => {
-      c.forward = v;
-    },
   },
   {
     key: 'enrich.store_community_id',
@@ -234,36 +176,24 @@ export const SETTINGS: Setting[] = [
     default: 'false',
     description:
       'store a Community ID with every flow at ingest (costs ~1.5 µs/flow and ~28 bytes/flow); otherwise it is computed when shown',
-    set: (c, v: boolean) => {
-      c.enrich.storeCommunityId = v;
-    },
   },
   {
     key: 'enrich.community_id_seed',
     kind: 'seed',
     default: 0,
     description: 'Community ID seed (0–65535), as configured in the Zeek/Suricata flowwatch is pivoted to',
-    set: (c, v: number) => {
-      c.enrich.communityIdSeed = v;
-    },
   },
   {
     key: 'enrich.store_services',
     kind: 'bool',
     default: 'false',
     description: 'store IANA service names of the ports at ingest; otherwise they are looked up when shown',
-    set: (c, v: boolean) => {
-      c.enrich.storeServices = v;
-    },
   },
   {
     key: 'log.level',
     kind: 'level',
     default: 'info',
     description: `log level (${LEVELS.join(', ')})`,
-    set: (c, v: string) => {
-      c.log.level = v;
-    },
   },
 ];
 
@@ -278,7 +208,7 @@ export class ConfigError extends Error {
   }
 }
 
-function emptyConfig(): Config {
+export function emptyConfig(): Config {
   return {
     dataDir: '',
     listen: {
@@ -335,8 +265,7 @@ export function buildConfig(doc: Record<string, unknown>, file: string): Config 
   const cfg = emptyConfig();
   for (const s of SETTINGS) {
     const raw = lookup(doc, s.key);
-    const value = convert(s, raw === undefined ? s.default : raw, file);
-    s.set(cfg, value as never);
+    assign(cfg, s.key, convert(s, raw === undefined ? s.default : raw, file));
   }
   return cfg;
 }
@@ -358,6 +287,24 @@ function checkUnknown(
     const near = nearest(p, [...known]);
     throw new ConfigError(file, p, `unknown setting${near ? `; did you mean ${near}?` : ''}`);
   }
+}
+
+/**
+ * Put a setting's value where the Config keeps it: the YAML key in camelCase
+ * (`store.retention.rollup_1m` → `store.retention.rollup1m`). A test checks every key lands on a
+ * property emptyConfig() has, so a key and its field cannot drift apart.
+ */
+export function configPath(key: string): string[] {
+  return key.split('.').map((part) => part.replace(/_([a-z0-9])/g, (_, ch: string) => ch.toUpperCase()));
+}
+
+function assign(cfg: Config, key: string, value: unknown): void {
+  const path = configPath(key);
+  let node = cfg as unknown as Record<string, unknown>;
+  for (const p of path.slice(0, -1)) node = node[p] as Record<string, unknown>;
+  const last = path[path.length - 1];
+  if (!(last in node)) throw new Error(`config: setting ${key} has no field ${path.join('.')}`);
+  node[last] = value;
 }
 
 function lookup(doc: Record<string, unknown>, key: string): unknown {

@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   ConfigError,
+  configPath,
   configReference,
   defaultConfig,
+  emptyConfig,
   loadConfig,
   SETTINGS,
   splitHostPort,
@@ -88,4 +90,22 @@ test('units: durations, sizes, times, host:port', () => {
 test('the README documents every default exactly as the code has it', () => {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
   assert.ok(readme.includes(configReference()), 'README settings table is stale: run node scripts/readme-config.mjs');
+});
+
+test('every setting lands on a field of the Config (the YAML key in camelCase)', () => {
+  const empty = emptyConfig() as unknown as Record<string, unknown>;
+  for (const s of SETTINGS) {
+    let node: unknown = empty;
+    for (const p of configPath(s.key)) {
+      assert.ok(
+        node !== null && typeof node === 'object' && p in (node as object),
+        `${s.key} → ${configPath(s.key).join('.')}`,
+      );
+      node = (node as Record<string, unknown>)[p];
+    }
+  }
+  const c = defaultConfig();
+  assert.equal(c.store.retention.rollup1m, 400 * 86_400_000);
+  assert.equal(c.listen.tcpIdleTimeout, 300_000);
+  assert.equal(c.enrich.communityIdSeed, 0);
 });
