@@ -175,7 +175,7 @@ function readNdjson(text: string, st: State): void {
       v = JSON.parse(line);
     } catch (e) {
       st.res.records++;
-      st.fail(lineNo, `invalid JSON: ${jsonErrorAt(line, e)}`);
+      st.fail(lineNo, `${st.file}:${lineNo}: invalid JSON: ${jsonErrorAt(line, e)}`);
       continue;
     }
     st.ndjson = true;
