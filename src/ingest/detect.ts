@@ -2,10 +2,11 @@
 
 import { gunzipSync } from 'node:zlib';
 import { looksLikeAwsVpcLog } from './cloud/aws-vpc.js';
+import { looksLikeAzureFlowLog } from './cloud/azure.js';
 import { looksLikeZeekLog } from './zeek/logs.js';
 
-export type ImportFormat = 'pcap' | 'zeek' | 'aws-vpc';
-export const IMPORT_FORMATS: readonly ImportFormat[] = ['pcap', 'zeek', 'aws-vpc'];
+export type ImportFormat = 'pcap' | 'zeek' | 'aws-vpc' | 'azure';
+export const IMPORT_FORMATS: readonly ImportFormat[] = ['pcap', 'zeek', 'aws-vpc', 'azure'];
 
 const PCAP_MAGIC = new Set([0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a]);
 
@@ -30,6 +31,7 @@ export function detectFormat(buf: Uint8Array): ImportFormat | null {
   }
   const head = Buffer.from(buf.subarray(0, 4096)).toString('utf8');
   if (looksLikeZeekLog(head)) return 'zeek';
+  if (looksLikeAzureFlowLog(head.replace(/^\uFEFF/, ''))) return 'azure';
   const firstLine = head.split('\n', 1)[0] ?? '';
   if (looksLikeAwsVpcLog(firstLine)) return 'aws-vpc';
   return null;
