@@ -81,7 +81,7 @@ type Any = any;
 function rfc3339(s: string): number {
   const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?Z$/.exec(s);
   assert.ok(m, s);
-  const ms = Number(((m[7] ?? '') + '000').slice(0, 3));
+  const ms = Number(`${m[7] ?? ''}000`.slice(0, 3));
   return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6], ms);
 }
 
