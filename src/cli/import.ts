@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { type EnrichOptions, enrichBatch } from '../enrich/stage.js';
 import { parseAwsVpcLog } from '../ingest/cloud/aws-vpc.js';
 import { parseAzureFlowLog } from '../ingest/cloud/azure.js';
+import { parseGcpFlowLog } from '../ingest/cloud/gcp.js';
+import { parseOciFlowLog } from '../ingest/cloud/oci.js';
 import { DatagramDecoder, looksLikeFlowDatagram } from '../ingest/datagram.js';
 import { detectFormat, type ImportFormat, maybeGunzip } from '../ingest/detect.js';
 import { readUdpPackets } from '../ingest/pcap/reader.js';
@@ -113,6 +115,16 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
       s.files++;
       if (format === 'zeek') {
         zeek.push({ name: file, data: raw }); // read together below: conn is joined with dns/ssl/http
+        continue;
+      }
+      if (format === 'gcp' || format === 'oci') {
+        const parse = format === 'gcp' ? parseGcpFlowLog : parseOciFlowLog;
+        const r = parse(raw, file, Date.now(), pipeline);
+        s.flows += r.flows;
+        s.logRecords += r.records;
+        if (r.malformed) counters.add(`file:${file}`, 'malformed', r.malformed);
+        for (const e of r.errors.slice(0, 20)) s.errors.push(`${file}:${e.line}: ${e.message}`);
+        await pipeline.flush();
         continue;
       }
       if (format === 'azure') {

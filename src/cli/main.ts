@@ -18,7 +18,7 @@ const USAGE = `flowwatch — network flow telemetry and security analytics
 
 usage:
   flowwatch serve [--config FILE] [--data DIR] [--listen HOST:PORT]... [--listen-tcp HOST:PORT]... [--http HOST:PORT]
-  flowwatch import [--data DIR] [--config FILE] [--format pcap|zeek|aws-vpc|azure] FILE...
+  flowwatch import [--data DIR] [--config FILE] [--format pcap|zeek|aws-vpc|azure|gcp|oci] FILE...
   flowwatch query [--data DIR] [--since T] [--until T] [FILTER]
                   [--top N --by FIELD[,FIELD...] --order flows|packets|bytes]
                   [--fields F,...] [--limit N] [--format table|csv|json|ndjson]
