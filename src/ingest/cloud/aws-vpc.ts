@@ -33,9 +33,10 @@
 
 import { Buffer } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
-import { type FlowBatch, parseAddr } from '../../pipeline/flow-batch.js';
+import type { FlowBatch } from '../../pipeline/flow-batch.js';
 import type { BatchSink } from '../../pipeline/sink.js';
 import { ACTIONS, C, DIRECTIONS, SOURCE_TYPES } from '../../schema/columns.js';
+import { addrCol, setF64, setU8, setU16, uint } from '../text-fields.js';
 
 /** Every field AWS documents for VPC flow log records, with the version that introduced it. */
 export const AWS_VPC_FIELDS: Readonly<Record<string, number>> = {
@@ -413,89 +414,17 @@ function sameAt(text: string, s: number, e: number, v: string): boolean {
   return true;
 }
 
-/** Unsigned decimal of text[s, e) or -1 (empty, non-digit, or above 2^53). */
-function uint(text: string, s: number, e: number): number {
-  if (e <= s || e - s > 16) return -1;
-  let v = 0;
-  for (let i = s; i < e; i++) {
-    const d = text.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v <= Number.MAX_SAFE_INTEGER ? v : -1;
-}
-
 function isDash(text: string, s: number, e: number): boolean {
   return e - s === 1 && text.charCodeAt(s) === 45;
 }
 
-/** IPv4 dotted quad of text[s, e) as an unsigned integer, or -1. */
-function ipv4(text: string, s: number, e: number): number {
-  let v = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = s; i < e; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || dots === 3) return -1;
-      v = v * 256 + part;
-      part = 0;
-      digits = 0;
-      dots++;
-    } else {
-      const d = c - 48;
-      if (d < 0 || d > 9 || digits === 3) return -1;
-      part = part * 10 + d;
-      if (part > 255) return -1;
-      digits++;
-    }
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return v * 256 + part;
-}
-
 /** Write an address; returns 4 or 6 (the family), 0 for "-", -1 when it is not an address. */
-function addrCol(text: string, s: number, e: number, b: FlowBatch, col: number, row: number): number {
-  if (isDash(text, s, e)) return 0;
-  const v4 = ipv4(text, s, e);
-  const a = b.data[col] as Uint32Array;
-  const o = row * 4;
-  if (v4 >= 0) {
-    a[o] = 0;
-    a[o + 1] = 0;
-    a[o + 2] = 0xffff;
-    a[o + 3] = v4;
-    b.valid[col][row] = 1;
-    return 4;
-  }
-  const w = parseAddr(text.slice(s, e));
-  if (w === null) return -1;
-  a[o] = w[0];
-  a[o + 1] = w[1];
-  a[o + 2] = w[2];
-  a[o + 3] = w[3];
-  b.valid[col][row] = 1;
-  return 6;
+function addrOrDash(text: string, s: number, e: number, b: FlowBatch, col: number, row: number): number {
+  return isDash(text, s, e) ? 0 : addrCol(text, s, e, b, col, row);
 }
 
 function eq(text: string, s: number, e: number, word: string): boolean {
   return e - s === word.length && text.startsWith(word, s);
-}
-
-// One writer per array type: each store site then sees a single typed-array kind (a shared
-// writer over Uint8/Uint16/Float64 columns is a polymorphic keyed store).
-function setF64(b: FlowBatch, col: number, row: number, v: number): void {
-  (b.data[col] as Float64Array)[row] = v;
-  b.valid[col][row] = 1;
-}
-function setU16(b: FlowBatch, col: number, row: number, v: number): void {
-  (b.data[col] as Uint16Array)[row] = v;
-  b.valid[col][row] = 1;
-}
-function setU8(b: FlowBatch, col: number, row: number, v: number): void {
-  (b.data[col] as Uint8Array)[row] = v;
-  b.valid[col][row] = 1;
 }
 
 /** Write one record; returns null, or an error naming the field (the row is then dropped). */
@@ -565,7 +494,7 @@ function writeRow(
               : id === F_PKTSRC
                 ? C.pkt_src_addr
                 : C.pkt_dst_addr;
-        const f = addrCol(text, s, e, b, col, row);
+        const f = addrOrDash(text, s, e, b, col, row);
         if (f < 0) return bad(b, fmt, k, text, s, e, 'an IPv4 or IPv6 address');
         if (family === 0 && (id === F_SRCADDR || id === F_DSTADDR)) family = f;
         break;

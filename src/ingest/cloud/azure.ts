@@ -41,9 +41,10 @@
 
 import { Buffer } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
-import { type FlowBatch, parseAddr } from '../../pipeline/flow-batch.js';
+import type { FlowBatch } from '../../pipeline/flow-batch.js';
 import type { BatchSink } from '../../pipeline/sink.js';
 import { ACTIONS, C, DIRECTIONS, FLOW_STATES, SOURCE_TYPES } from '../../schema/columns.js';
+import { addrCol, setF64, setU8, setU16, uint } from '../text-fields.js';
 
 const SOURCE_NSG = 1 + SOURCE_TYPES.indexOf('azure_nsg');
 const SOURCE_VNET = 1 + SOURCE_TYPES.indexOf('azure_vnet');
@@ -525,81 +526,6 @@ function code(b: FlowBatch, col: number, s: string): number {
 function setCode(b: FlowBatch, col: number, row: number, c: number): void {
   (b.data[col] as Uint32Array)[row] = c;
   b.valid[col][row] = 1;
-}
-// One writer per typed-array kind keeps each store site monomorphic.
-function setF64(b: FlowBatch, col: number, row: number, v: number): void {
-  (b.data[col] as Float64Array)[row] = v;
-  b.valid[col][row] = 1;
-}
-function setU16(b: FlowBatch, col: number, row: number, v: number): void {
-  (b.data[col] as Uint16Array)[row] = v;
-  b.valid[col][row] = 1;
-}
-function setU8(b: FlowBatch, col: number, row: number, v: number): void {
-  (b.data[col] as Uint8Array)[row] = v;
-  b.valid[col][row] = 1;
-}
-
-/** Unsigned decimal of text[s, e) or -1 (empty, non-digit, or above 2^53). */
-function uint(text: string, s: number, e: number): number {
-  if (e <= s || e - s > 16) return -1;
-  let v = 0;
-  for (let i = s; i < e; i++) {
-    const d = text.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v <= Number.MAX_SAFE_INTEGER ? v : -1;
-}
-
-/** IPv4 dotted quad of text[s, e) as an unsigned integer, or -1. */
-function ipv4(text: string, s: number, e: number): number {
-  let v = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = s; i < e; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || dots === 3) return -1;
-      v = v * 256 + part;
-      part = 0;
-      digits = 0;
-      dots++;
-    } else {
-      const d = c - 48;
-      if (d < 0 || d > 9 || digits === 3) return -1;
-      part = part * 10 + d;
-      if (part > 255) return -1;
-      digits++;
-    }
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return v * 256 + part;
-}
-
-/** Write an address; returns 4 or 6 (the family), -1 when it is not an address. */
-function addrCol(text: string, s: number, e: number, b: FlowBatch, col: number, row: number): number {
-  const a = b.data[col] as Uint32Array;
-  const o = row * 4;
-  const v4 = ipv4(text, s, e);
-  if (v4 >= 0) {
-    a[o] = 0;
-    a[o + 1] = 0;
-    a[o + 2] = 0xffff;
-    a[o + 3] = v4;
-    b.valid[col][row] = 1;
-    return 4;
-  }
-  if (e - s < 2) return -1;
-  const w = parseAddr(text.slice(s, e));
-  if (w === null) return -1;
-  a[o] = w[0];
-  a[o + 1] = w[1];
-  a[o + 2] = w[2];
-  a[o + 3] = w[3];
-  b.valid[col][row] = 1;
-  return 6;
 }
 
 /** Remove commas that directly precede `]` or `}` (whitespace between), outside strings. */
