@@ -280,7 +280,13 @@ const DECLARED: ColumnDef[] = [
     sources: ['ipfix', ...CLOUD, 'zeek', 'suricata', 'pcap', 'agent'],
   },
   // cloud / host context
-  { name: 'account_id', type: 'string', description: 'cloud account / subscription', group: 'cloud', sources: CLOUD },
+  {
+    name: 'account_id',
+    type: 'string',
+    description: 'cloud account / subscription',
+    group: 'cloud',
+    sources: [...CLOUD, 'agent'],
+  },
   { name: 'region', type: 'string', description: 'cloud region', group: 'cloud', sources: CLOUD },
   { name: 'zone', type: 'string', description: 'availability zone', group: 'cloud', sources: CLOUD },
   { name: 'vpc_id', type: 'string', description: 'VPC / VNet / VCN id', group: 'cloud', sources: CLOUD },
@@ -361,6 +367,12 @@ const DECLARED: ColumnDef[] = [
   ...pair('host', 'string', 'asset name', 'enrichment', ENRICH, { keyword: 'hostname' }),
   ...pair('vm_id', 'string', 'VM / instance id of the asset', 'enrichment', ENRICH),
   ...pair('owner', 'string', 'owner of the asset', 'enrichment', ENRICH),
+  ...pair('account', 'string', 'cloud account / subscription of the asset', 'enrichment', ENRICH),
+  ...pair('env', 'string', 'environment of the asset (prod, staging, ...)', 'enrichment', ENRICH, {
+    aliases: ['environment'],
+  }),
+  ...pair('asset_type', 'string', 'asset type / instance SKU', 'enrichment', ENRICH),
+  ...pair('range', 'string', 'name of the most specific known IP range', 'enrichment', ENRICH),
   ...pair('tags', 'list', 'tags of the asset and address range', 'enrichment', ENRICH, { aliases: ['tag'] }),
   ...pair('segment', 'string', 'network segment', 'enrichment', ENRICH),
   ...pair('country', 'string', 'ISO country code', 'enrichment', ENRICH),
@@ -377,6 +389,13 @@ const DECLARED: ColumnDef[] = [
     aliases: ['ti'], // `ti` alone: any feed matched
   },
   { name: 'ti_indicator', type: 'string', description: 'indicator that matched', group: 'intel', sources: ENRICH },
+  {
+    name: 'ti_confidence',
+    type: 'u8',
+    description: 'confidence of the matched indicator (0-100)',
+    group: 'intel',
+    sources: ENRICH,
+  },
   // tenancy
   { name: 'tenant', type: 'string', description: 'tenant the flow belongs to', group: 'tenancy', sources: ENRICH },
 ];
