@@ -1,0 +1,146 @@
+// Longest-prefix match against the definition: a linear scan over every added prefix, comparing
+// 128-bit integers (BigInt), most specific wins, the last added wins among equal prefixes.
+// fast-check draws nested and overlapping prefixes around a few base addresses so that nesting,
+// adjacency and duplicates are common, and probes each prefix's first and last address and their
+// neighbours — where an interval table goes wrong.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { PrefixTableBuilder, parseCidr } from '../../src/enrich/ranges/lpm.js';
+import { parseAddr } from '../../src/pipeline/flow-batch.js';
+
+interface P {
+  v4: boolean;
+  base: bigint; // 128-bit network address, masked
+  len: number; // 128-bit prefix length
+}
+
+const V4_SPACE = 0xffffn << 32n;
+const MAX = (1n << 128n) - 1n;
+
+function mask(x: bigint, len: number): bigint {
+  return len === 0 ? 0n : x & (MAX ^ ((1n << BigInt(128 - len)) - 1n));
+}
+
+function words(x: bigint): Uint32Array {
+  return Uint32Array.from([
+    Number(x >> 96n),
+    Number((x >> 64n) & 0xffffffffn),
+    Number((x >> 32n) & 0xffffffffn),
+    Number(x & 0xffffffffn),
+  ]);
+}
+
+function naive(ps: P[], addr: bigint): number {
+  let best = -1;
+  for (let i = 0; i < ps.length; i++) {
+    if (mask(addr, ps[i].len) !== ps[i].base) continue;
+    if (best < 0 || ps[i].len >= ps[best].len) best = i;
+  }
+  return best;
+}
+
+const BASES_V4 = [0x0a000000n, 0x0a010200n, 0xc0a80000n, 0xc0a801ffn, 0xffffffffn, 0xfffffffen, 0n, 0x64400000n];
+const BASES_V6 = [MAX - 1n, 0x20010db8n << 96n, (0x20010db8n << 96n) | (1n << 64n), 0xfe80n << 112n, MAX, 0n, V4_SPACE];
+
+const prefixArb: fc.Arbitrary<P> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom(...BASES_V4),
+        fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff })),
+        fc.integer({ min: 0, max: 32 }),
+      )
+      .map(([b, jitter, l]) => ({
+        v4: true,
+        base: mask(V4_SPACE | ((b + BigInt(jitter) * 7n) & 0xffffffffn), l + 96),
+        len: l + 96,
+      })),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom(...BASES_V6),
+        fc.bigInt({ min: 0n, max: (1n << 80n) - 1n }),
+        fc.integer({ min: 0, max: 128 }),
+      )
+      .map(([b, jitter, l]) => ({ v4: false, base: mask((b + (jitter << 40n)) & MAX, l), len: l })),
+  },
+);
+
+function probes(ps: P[], extra: bigint[]): bigint[] {
+  const out = [...extra];
+  for (const p of ps) {
+    const last = p.base + (1n << BigInt(128 - p.len)) - 1n;
+    out.push(p.base, last);
+    if (p.base > 0n) out.push(p.base - 1n);
+    if (last < MAX) out.push(last + 1n);
+  }
+  return out;
+}
+
+test('LPM equals a linear scan of every prefix (v4 and v6, nested, adjacent, duplicate)', () => {
+  fc.assert(
+    fc.property(
+      fc.array(prefixArb, { maxLength: 60 }),
+      fc.array(fc.bigInt({ min: 0n, max: MAX }), { maxLength: 10 }),
+      (ps, rand) => {
+        const b = new PrefixTableBuilder<number>();
+        for (let i = 0; i < ps.length; i++) b.add(words(ps[i].base), ps[i].len, i);
+        const t = b.build();
+        for (const a of probes(ps, [...rand, ...rand.map((r) => V4_SPACE | (r & 0xffffffffn))])) {
+          const got = t.lookupWords(words(a), 0);
+          assert.equal(got, naive(ps, a), `address ${a.toString(16)}`);
+        }
+      },
+    ),
+    { numRuns: 300, seed: 20240611 },
+  );
+});
+
+test('text API: CIDR and address text, IPv4 more specific than ::/0, duplicates reported', () => {
+  const b = new PrefixTableBuilder<string>();
+  b.add('::/0', undefined, 'all');
+  b.add('10.0.0.0/8', undefined, 'ten');
+  b.add('10.1.2.3', 24, 'ten-one-two'); // host bits cleared → 10.1.2.0/24
+  b.add('2001:db8::/32', undefined, 'doc');
+  b.add('10.0.0.0', 8, 'ten-again');
+  const t = b.build();
+  assert.equal(t.entries[t.lookupText('10.1.2.200')], 'ten-one-two');
+  assert.equal(t.entries[t.lookupText('10.9.9.9')], 'ten-again');
+  assert.equal(t.entries[t.lookupText('11.0.0.1')], 'all');
+  assert.equal(t.entries[t.lookupText('2001:db8:ffff::1')], 'doc');
+  assert.equal(t.entries[t.lookupText('2001:db9::1')], 'all');
+  assert.equal(t.lookupText('not an address'), -1);
+  assert.deepEqual(t.duplicates, [{ cidr: '10.0.0.0/8', previous: 1, winner: 4 }]);
+  assert.equal(t.cidrOf(2), '10.1.2.0/24');
+  assert.deepEqual(
+    t.allMatches(parseAddr('10.1.2.7') as Uint32Array, 0).map((i) => t.entries[i]),
+    ['ten-one-two', 'ten-again', 'ten', 'all'],
+  );
+  const empty = new PrefixTableBuilder<string>().build();
+  assert.equal(empty.lookupText('1.2.3.4'), -1);
+  assert.equal(empty.lookupText('::1'), -1);
+});
+
+test('bad prefixes are refused with a reason', () => {
+  for (const bad of [
+    '10.0.0.0/33',
+    '2001:db8::/129',
+    '10.0.0/8',
+    '300.1.1.1/8',
+    '10.0.0.0/-1',
+    '10.0.0.0/ 8',
+    'fe80::1%eth0/64',
+    '',
+  ]) {
+    const r = parseCidr(bad);
+    assert.equal(typeof r, 'string', bad);
+    assert.throws(() => new PrefixTableBuilder<number>().add(bad, undefined, 0), RangeError);
+  }
+  assert.throws(() => new PrefixTableBuilder<number>().add(new Uint32Array(4), 129, 0), RangeError);
+  const ok = parseCidr('192.0.2.77/24');
+  assert.ok(typeof ok !== 'string' && ok.hostBits && ok.len128 === 120 && ok.words[3] === 0xc0000200);
+});
