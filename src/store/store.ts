@@ -87,6 +87,21 @@ export interface StoreStats {
   stored: number;
 }
 
+/**
+ * Rows written inside a store commit's transaction, so that they commit together with the flows
+ * appended before it, or not at all (a durable input's checkpoint: DESIGN §2 principle 9).
+ */
+export interface CommitHook {
+  /** Has something to write (a commit then happens even with no flows pending). */
+  pending(): boolean;
+  /** Runs inside the transaction, before COMMIT; `run` executes SQL and returns the rows. */
+  write(
+    run: (sql: string, params?: (string | number | bigint | boolean | null)[]) => Promise<unknown[][]>,
+  ): Promise<void>;
+  /** The transaction the hook wrote into was rolled back. */
+  aborted?(): void;
+}
+
 export interface FlowStore {
   /** Queue a batch for the next commit. The batch may be reused once the promise resolves. */
   append(batch: FlowBatch): Promise<void>;
@@ -120,4 +135,6 @@ export interface FlowStore {
   enforceRetention(nowMs: number): Promise<Record<string, number>>;
   /** Flush, checkpoint, release the database and the lock. */
   close(): Promise<void>;
+  /** Write with every commit (see CommitHook); returns the function that removes the hook. */
+  addCommitHook?(hook: CommitHook): () => void;
 }

@@ -35,6 +35,7 @@ import type { FlowBatch } from '../../pipeline/flow-batch.js';
 import { allColumns, C, type ColumnDef, findColumn, SCHEMA_VERSION } from '../../schema/columns.js';
 import { duckdbColumnType, flowsTableDDL, quoteIdent } from '../../schema/duckdb.js';
 import type {
+  CommitHook,
   FlowRow,
   FlowStore,
   PlannedResult,
@@ -180,6 +181,7 @@ class DuckDBFlowStore implements FlowStore {
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly columns: readonly ColumnDef[];
+  private readonly commitHooks: CommitHook[] = [];
 
   constructor(
     private readonly opts: StoreOptions,
@@ -376,7 +378,13 @@ class DuckDBFlowStore implements FlowStore {
   }
 
   private async commit(): Promise<number> {
-    if (!this.inTxn && this.coveragePending.length === 0 && this.countersPending.length === 0) return this.stored;
+    if (
+      !this.inTxn &&
+      this.coveragePending.length === 0 &&
+      this.countersPending.length === 0 &&
+      !this.commitHooks.some((h) => h.pending())
+    )
+      return this.stored;
     const c = this.writer();
     try {
       if (!this.inTxn) {
@@ -391,6 +399,9 @@ class DuckDBFlowStore implements FlowStore {
         this.countersPending = [];
         for (const q of interfaceCountersInserts(rows)) await c.run(q.sql, q.params as DuckDBValue[]);
       }
+      for (const h of this.commitHooks)
+        if (h.pending())
+          await h.write(async (sql, params) => (await c.runAndReadAll(sql, params as DuckDBValue[])).getRows());
       await c.run('COMMIT');
     } catch (e) {
       await this.rollback();
@@ -400,6 +411,14 @@ class DuckDBFlowStore implements FlowStore {
     this.stored += this.pending;
     this.pending = 0;
     return this.stored;
+  }
+
+  addCommitHook(hook: CommitHook): () => void {
+    this.commitHooks.push(hook);
+    return () => {
+      const i = this.commitHooks.indexOf(hook);
+      if (i >= 0) this.commitHooks.splice(i, 1);
+    };
   }
 
   appendInterfaceCounters(sample: InterfaceCounters): void {
@@ -508,6 +527,7 @@ class DuckDBFlowStore implements FlowStore {
       // an appender in error state refuses close; it is dropped either way
     }
     this.appender = undefined;
+    for (const h of this.commitHooks) h.aborted?.();
     if (this.inTxn) {
       this.inTxn = false;
       try {
