@@ -5,6 +5,7 @@ import http from 'node:http';
 import { splitHostPort } from '../config/config.js';
 import { FilterError } from '../filter/index.js';
 import { QueryError, type QueryTarget } from '../query/service.js';
+import type { HttpIngest } from './ingest.js';
 
 const MAX_BODY = 1 << 20;
 
@@ -20,6 +21,8 @@ export interface ApiServerOptions {
   target: QueryTarget;
   metrics: () => Metric[];
   health: () => Record<string, unknown>;
+  /** POST /api/v1/ingest/* (flows pushed by agents and log shippers); absent: 404. */
+  ingest?: HttpIngest;
 }
 
 export class ApiServer {
@@ -55,6 +58,7 @@ export class ApiServer {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     const t = this.opts.target;
+    if (this.opts.ingest?.handles(url.pathname)) return this.opts.ingest.handle(req, res, url.pathname);
     if (req.method === 'GET' && url.pathname === '/health') return send(res, 200, this.opts.health());
     if (req.method === 'GET' && url.pathname === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });

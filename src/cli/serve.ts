@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import pino from 'pino';
+import { HttpIngest } from '../api/ingest.js';
 import { ApiServer, type Metric } from '../api/server.js';
 import type { Config } from '../config/config.js';
 import { enrichBatch } from '../enrich/stage.js';
@@ -138,6 +139,14 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
       listen: cfg.http.listen,
       target,
       metrics,
+      ingest: new HttpIngest({
+        tokens: cfg.ingest.tokens,
+        maxBody: cfg.ingest.maxBody,
+        sink: pipeline,
+        commit: () => commitWritten(),
+        dedupFile: join(cfg.dataDir, 'ingest-batches.json'),
+        counters,
+      }),
       health: () => ({
         status: 'ok',
         udp_ports: receiver.ports(),
@@ -177,13 +186,16 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   };
 
   let flushing: Promise<void> | undefined;
+  let flushError: Error | undefined;
   const flush = () => {
     if (flushing) return flushing;
     flushing = (async () => {
       try {
         recordCoverage();
         stored = await pipeline.flush();
+        flushError = undefined;
       } catch (err) {
+        flushError = err as Error;
         log.error({ err: (err as Error).message }, 'flush failed');
       } finally {
         flushing = undefined;
@@ -192,6 +204,17 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     return flushing;
   };
   const flushTimer = setInterval(flush, cfg.store.flushInterval);
+  // HTTP ingest acknowledges only committed rows: a flush already running may have handed its
+  // batches to the store before the request's rows were written, so wait for it and run (or join)
+  // one that starts after them. A store append refused meanwhile fails the request too (it may
+  // have held the request's rows; the client retries).
+  const commitWritten = async () => {
+    const failedBefore = pipeline.failed;
+    if (flushing) await flushing;
+    await flush();
+    if (flushError) throw flushError;
+    if (pipeline.failed > failedBefore) throw new Error('the store refused a batch');
+  };
   // Counters of earlier runs, so the stored totals keep counting across restarts.
   const previousStates = await store.exporterStates();
   const saveState = async () => {

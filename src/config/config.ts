@@ -40,9 +40,22 @@ export interface Config {
   /** Where matching flows are re-exported. */
   forward: ForwarderOptions[];
   enrich: { storeCommunityId: boolean; storeServices: boolean; communityIdSeed: number };
+  /** HTTP ingest (POST /api/v1/ingest/*): who may push flows and how much per request. */
+  ingest: { tokens: { name: string; token: string }[]; maxBody: number };
 }
 
-type Kind = 'string' | 'addrs' | 'size' | 'duration' | 'int' | 'level' | 'exporters' | 'forward' | 'bool' | 'seed';
+type Kind =
+  | 'string'
+  | 'addrs'
+  | 'size'
+  | 'duration'
+  | 'int'
+  | 'level'
+  | 'exporters'
+  | 'forward'
+  | 'bool'
+  | 'seed'
+  | 'tokens';
 
 interface Setting {
   key: string; // dotted YAML path
@@ -190,6 +203,19 @@ export const SETTINGS: Setting[] = [
     description: 'store IANA service names of the ports at ingest; otherwise they are looked up when shown',
   },
   {
+    key: 'ingest.tokens',
+    kind: 'tokens',
+    default: '[]',
+    description:
+      'bearer tokens accepted by POST /api/v1/ingest/flows and /api/v1/ingest/ndjson: a list of `name` (the default exporter of NDJSON flows is http:NAME) and `token`; empty: HTTP ingest refuses everyone',
+  },
+  {
+    key: 'ingest.max_body',
+    kind: 'size',
+    default: '16MiB',
+    description: 'largest HTTP ingest request body, after gzip decompression (413 over it)',
+  },
+  {
     key: 'log.level',
     kind: 'level',
     default: 'info',
@@ -224,6 +250,7 @@ export function emptyConfig(): Config {
     forward: [],
     enrich: { storeCommunityId: false, storeServices: false, communityIdSeed: 0 },
     http: { listen: '' },
+    ingest: { tokens: [], maxBody: 0 },
     store: { memoryLimit: '', threads: 0, flushInterval: 0, batchSize: 0, retention: { raw: 0, rollup1m: 0 } },
     decode: { pendingPackets: 0 },
     log: { level: '' },
@@ -386,6 +413,24 @@ function convert(s: Setting, v: unknown, file: string): unknown {
       const list = typeof v === 'string' ? [] : v;
       if (!Array.isArray(list)) throw bad('expected a list of targets');
       return list.map((item, i) => forwardTarget(item, `${s.key}[${i}]`, file));
+    }
+    case 'tokens': {
+      const list = typeof v === 'string' ? [] : v;
+      if (!Array.isArray(list)) throw bad('expected a list of {name, token}');
+      return list.map((item, i) => {
+        const key = `${s.key}[${i}]`;
+        const t = item as { name?: unknown; token?: unknown };
+        if (typeof item !== 'object' || item === null || Array.isArray(item))
+          throw new ConfigError(file, key, 'expected a mapping with name and token');
+        for (const k of Object.keys(item))
+          if (k !== 'name' && k !== 'token')
+            throw new ConfigError(file, `${key}.${k}`, 'unknown setting (name, token)');
+        if (typeof t.name !== 'string' || !t.name) throw new ConfigError(file, `${key}.name`, 'expected a name');
+        // Short tokens can be guessed; 16 characters is the least a random token should have.
+        if (typeof t.token !== 'string' || t.token.length < 16)
+          throw new ConfigError(file, `${key}.token`, 'expected a token of at least 16 characters');
+        return { name: t.name, token: t.token };
+      });
     }
     case 'addrs': {
       const list = typeof v === 'string' ? [v] : v;
