@@ -17,7 +17,9 @@ import { dataPath, needsData, REPO_ROOT } from '../helpers/data.js';
 
 const skip = needsData();
 const RECEIVED = 1_700_000_000_123;
-export const SLIPS = join(REPO_ROOT, 'test', 'suricata', 'data', 'slips-test6-malicious.suricata.json.gz');
+
+import { SLIPS } from './paths.js';
+
 const FILES = [
   dataPath('suricata', 'eve-small-elastic.json'),
   dataPath('suricata', 'fever-alertify_input.json'),
@@ -282,7 +284,9 @@ test('suricata: dns/tls/http names join flow rows by flow_id whatever the order 
   assert.equal(again.res.joined, res.joined);
 });
 
-test('suricata: the alert of eve-small is an IdsAlert with its exact flow_id and time, not a flow row', { skip }, () => {
+test('suricata: the alert of eve-small is an IdsAlert with its exact flow_id and time, not a flow row', {
+  skip,
+}, () => {
   const { res, rows } = parse(readFileSync(FILES[0]), 'eve-small');
   assert.equal(res.alerts.length, 1);
   assert.equal(res.alerts[0].flowId, '904992230150281');
