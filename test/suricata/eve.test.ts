@@ -5,7 +5,6 @@
 // EVE docs. Every flow row and every alert is compared field by field with the parser's output.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { communityId } from '../../src/enrich/community-id.js';
@@ -13,7 +12,7 @@ import { type IdsAlert, looksLikeSuricataEve, parseSuricataEve } from '../../src
 import { FlowBatch } from '../../src/pipeline/flow-batch.js';
 import { CollectingSink } from '../../src/pipeline/sink.js';
 import { C, END_REASONS, FLOW_STATES, SOURCE_TYPES } from '../../src/schema/columns.js';
-import { dataPath, needsData, REPO_ROOT } from '../helpers/data.js';
+import { dataPath, needsData } from '../helpers/data.js';
 
 const skip = needsData();
 const RECEIVED = 1_700_000_000_123;
@@ -34,6 +33,7 @@ function readText(file: string): string {
 
 // ---- the independent reading
 
+// biome-ignore lint/suspicious/noExplicitAny: the test's independent reading walks raw JSON
 type J = Record<string, any>;
 
 function ms(t: string): number {
