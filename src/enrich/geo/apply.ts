@@ -1,0 +1,284 @@
+// Filling src_/dst_ country, asn and as_name of a batch from a geography table (ranges or MaxMind).
+//
+// What a source already filled wins: routers export src_as/dst_as (NetFlow v5 bytes 40-43, v9/IPFIX
+// IE 16/17, sFlow extended gateway) and GCP writes its own location; those are kept. An exported
+// AS number of 0 means "no BGP information" (RFC 7607 reserves AS 0; a v5 exporter without BGP
+// writes 0), so it is replaced. A kept router ASN still gets its organisation name.
+//
+// Two passes per side: resolve every row to (country index, ASN, organisation index) in scratch
+// arrays, then write the columns. String columns get per-batch dictionary codes through a cache per
+// country/organisation index, so a batch costs one dictionary insert per distinct name, not per row.
+
+import { type FlowBatch, formatIPv4, formatIPv6, isV4Mapped, parseAddr } from '../../pipeline/flow-batch.js';
+import { C } from '../../schema/columns.js';
+import type { EnrichmentHit } from '../source-error.js';
+import { type MmdbGeo, mmdbLookup } from './mmdb.js';
+import { type GeoTable, isGlobal4, isGlobal6, lookup4, lookup6 } from './table.js';
+
+export type GeoSource = GeoTable | MmdbGeo;
+
+/** Scratch of one table: resolved values per row and the per-batch code caches. */
+interface Scratch {
+  res: Uint32Array; // 3 per row: country index, asn, org index
+  gen: number;
+  // [src_country, dst_country, src_as_name, dst_as_name]: stamp and code per name index
+  stamp: Uint32Array[];
+  code: Uint32Array[];
+  v4Seen: Map<number, number>;
+  v6Seen: Map<string, number>;
+  mres: Uint32Array; // MaxMind: 3 per distinct address of the batch
+}
+
+// Scratch is kept beside (not inside) the table: the table is shared and never changes; applyGeo
+// is synchronous, so one scratch per table is never used by two batches at once.
+const scratches = new WeakMap<GeoSource, Scratch>();
+
+function scratchFor(t: GeoSource, rows: number): Scratch {
+  let s = scratches.get(t);
+  if (!s) {
+    s = {
+      res: new Uint32Array(0),
+      gen: 0,
+      stamp: [new Uint32Array(16), new Uint32Array(16), new Uint32Array(16), new Uint32Array(16)],
+      code: [new Uint32Array(16), new Uint32Array(16), new Uint32Array(16), new Uint32Array(16)],
+      v4Seen: new Map(),
+      v6Seen: new Map(),
+      mres: new Uint32Array(3 * 1024),
+    };
+    scratches.set(t, s);
+  }
+  if (s.res.length < rows * 3) s.res = new Uint32Array(rows * 3);
+  const names = [t.countries.length, t.countries.length, t.orgs.length, t.orgs.length];
+  for (let i = 0; i < 4; i++) {
+    if (s.stamp[i].length < names[i]) {
+      const len = Math.max(names[i], s.stamp[i].length * 2);
+      s.stamp[i] = new Uint32Array(len);
+      s.code[i] = new Uint32Array(len);
+    }
+  }
+  s.gen++;
+  if (s.gen === 0xffffffff) {
+    for (const a of s.stamp) a.fill(0);
+    s.gen = 1;
+  }
+  return s;
+}
+
+/** Fill country/asn/as_name of both sides of every row that lacks them. Never throws on row data. */
+export function applyGeo(t: GeoSource, batch: FlowBatch): void {
+  const n = batch.length;
+  if (n === 0) return;
+  const s = scratchFor(t, n);
+  side(t, batch, s, C.src_addr, C.src_country, C.src_asn, C.src_as_name, 0);
+  side(t, batch, s, C.dst_addr, C.dst_country, C.dst_asn, C.dst_as_name, 1);
+}
+
+function side(
+  t: GeoSource,
+  b: FlowBatch,
+  s: Scratch,
+  addrCol: number,
+  cCol: number,
+  aCol: number,
+  nCol: number,
+  which: 0 | 1,
+): void {
+  const n = b.length;
+  const addrValid = b.valid[addrCol];
+  const words = b.data[addrCol] as Uint32Array;
+  const cValid = b.valid[cCol];
+  const aValid = b.valid[aCol];
+  const aData = b.data[aCol] as Uint32Array;
+  const nValid = b.valid[nCol];
+  const res = s.res;
+  if (t.kind === 'ranges') {
+    const v4 = t.v4;
+    const v6 = t.v6;
+    for (let r = 0; r < n; r++) {
+      const q = r * 3;
+      res[q] = 0;
+      res[q + 1] = 0;
+      res[q + 2] = 0;
+      if (addrValid[r] === 0) continue;
+      const haveAsn = aValid[r] !== 0 && aData[r] !== 0;
+      if (cValid[r] !== 0 && haveAsn && nValid[r] !== 0) continue;
+      const o = r * 4;
+      if (words[o] === 0 && words[o + 1] === 0 && words[o + 2] === 0xffff) {
+        const k = lookup4(v4, words[o + 3]);
+        if (k < 0) continue;
+        res[q] = v4.country[k];
+        res[q + 1] = v4.asn[k];
+        res[q + 2] = v4.org[k];
+      } else {
+        const k = lookup6(v6, words, o);
+        if (k < 0) continue;
+        res[q] = v6.country[k];
+        res[q + 1] = v6.asn[k];
+        res[q + 2] = v6.org[k];
+      }
+    }
+  } else {
+    resolveMmdb(t, b, s, addrCol, cCol, aCol, nCol);
+  }
+  write(t, b, s, cCol, aCol, nCol, which);
+}
+
+function resolveMmdb(t: MmdbGeo, b: FlowBatch, s: Scratch, addrCol: number, cCol: number, aCol: number, nCol: number) {
+  const n = b.length;
+  const addrValid = b.valid[addrCol];
+  const words = b.data[addrCol] as Uint32Array;
+  const res = s.res;
+  s.v4Seen.clear();
+  s.v6Seen.clear();
+  let distinct = 0;
+  for (let r = 0; r < n; r++) {
+    const q = r * 3;
+    res[q] = 0;
+    res[q + 1] = 0;
+    res[q + 2] = 0;
+    if (addrValid[r] === 0) continue;
+    if (b.valid[cCol][r] !== 0 && b.valid[aCol][r] !== 0 && b.data[aCol][r] !== 0 && b.valid[nCol][r] !== 0) continue;
+    const o = r * 4;
+    let slot: number | undefined;
+    if (isV4Mapped(words, o)) {
+      const v = words[o + 3];
+      if (!isGlobal4(v)) continue;
+      slot = s.v4Seen.get(v);
+      if (slot === undefined) {
+        slot = distinct++;
+        s.v4Seen.set(v, slot);
+        growM(s, distinct);
+        mmdbLookup(t, formatIPv4(v), s.mres, slot * 3);
+      }
+    } else {
+      if (!isGlobal6(words[o])) continue;
+      const text = formatIPv6(words, o);
+      slot = s.v6Seen.get(text);
+      if (slot === undefined) {
+        slot = distinct++;
+        s.v6Seen.set(text, slot);
+        growM(s, distinct);
+        mmdbLookup(t, text, s.mres, slot * 3);
+      }
+    }
+    res[q] = s.mres[slot * 3];
+    res[q + 1] = s.mres[slot * 3 + 1];
+    res[q + 2] = s.mres[slot * 3 + 2];
+  }
+  // Interning may have grown the lists: make the code caches big enough.
+  for (let i = 0; i < 4; i++) {
+    const need = i < 2 ? t.countries.length : t.orgs.length;
+    if (s.stamp[i].length < need) {
+      const st = new Uint32Array(need * 2);
+      st.set(s.stamp[i]);
+      const co = new Uint32Array(need * 2);
+      co.set(s.code[i]);
+      s.stamp[i] = st;
+      s.code[i] = co;
+    }
+  }
+}
+
+function growM(s: Scratch, distinct: number): void {
+  if (distinct * 3 <= s.mres.length) return;
+  const m = new Uint32Array(s.mres.length * 2);
+  m.set(s.mres);
+  s.mres = m;
+}
+
+function write(t: GeoSource, b: FlowBatch, s: Scratch, cCol: number, aCol: number, nCol: number, which: 0 | 1) {
+  const n = b.length;
+  const res = s.res;
+  const cValid = b.valid[cCol];
+  const cData = b.data[cCol] as Uint32Array;
+  const aValid = b.valid[aCol];
+  const aData = b.data[aCol] as Uint32Array;
+  const nValid = b.valid[nCol];
+  const nData = b.data[nCol] as Uint32Array;
+  const cStamp = s.stamp[which];
+  const cCode = s.code[which];
+  const oStamp = s.stamp[2 + which];
+  const oCode = s.code[2 + which];
+  const gen = s.gen;
+  const cDict = b.strings[cCol];
+  const nDict = b.strings[nCol];
+  if (!cDict || !nDict) return;
+  for (let r = 0; r < n; r++) {
+    const q = r * 3;
+    const ci = res[q];
+    if (ci !== 0 && cValid[r] === 0) {
+      if (cStamp[ci] !== gen) {
+        cStamp[ci] = gen;
+        cCode[ci] = cDict.code(t.countries[ci]);
+      }
+      cData[r] = cCode[ci];
+      cValid[r] = 1;
+    }
+    let oi = res[q + 2];
+    if (aValid[r] !== 0 && aData[r] !== 0) {
+      // The exporter's ASN wins; name it only when the table agrees or knows that AS elsewhere.
+      if (aData[r] !== res[q + 1]) oi = t.kind === 'ranges' ? orgOfAsn(t, aData[r]) : 0;
+    } else if (res[q + 1] !== 0) {
+      aData[r] = res[q + 1];
+      aValid[r] = 1;
+    }
+    if (oi !== 0 && nValid[r] === 0) {
+      if (oStamp[oi] !== gen) {
+        oStamp[oi] = gen;
+        oCode[oi] = nDict.code(t.orgs[oi]);
+      }
+      nData[r] = oCode[oi];
+      nValid[r] = 1;
+    }
+  }
+}
+
+/** Organisation index of an AS number (0 when the table does not know it). */
+export function orgOfAsn(t: GeoTable, asn: number): number {
+  const k = t.asnKeys;
+  let lo = 0;
+  let hi = k.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = k[mid];
+    if (v === asn) return t.asnOrgs[mid];
+    if (v < asn) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return 0;
+}
+
+/** What the table says about one address (for `enrich check`); [] for private or unknown addresses. */
+export function describe(t: GeoSource, addrText: string): EnrichmentHit[] {
+  const w = parseAddr(addrText.trim());
+  if (!w) return [];
+  let c = 0;
+  let asn = 0;
+  let org = 0;
+  if (t.kind === 'ranges') {
+    const v4 = isV4Mapped(w, 0);
+    const fam = v4 ? t.v4 : t.v6;
+    const k = v4 ? lookup4(fam, w[3]) : lookup6(fam, w, 0);
+    if (k < 0) return [];
+    c = fam.country[k];
+    asn = fam.asn[k];
+    org = fam.org[k];
+  } else {
+    const v4 = isV4Mapped(w, 0);
+    if (v4 ? !isGlobal4(w[3]) : !isGlobal6(w[0])) return [];
+    const out = new Uint32Array(3);
+    mmdbLookup(t, v4 ? formatIPv4(w[3]) : formatIPv6(w, 0), out, 0);
+    [c, asn, org] = out;
+  }
+  const hits: EnrichmentHit[] = [];
+  const cOrigin = t.kind === 'ranges' ? t.origins.country : t.country?.origin;
+  const aOrigin = t.kind === 'ranges' ? t.origins.asn : t.asn?.origin;
+  if (c !== 0) hits.push({ kind: 'geo', origin: cOrigin ?? '', fields: { country: t.countries[c] } });
+  if (asn !== 0 || org !== 0) {
+    const fields: EnrichmentHit['fields'] = {};
+    if (asn !== 0) fields.asn = asn;
+    if (org !== 0) fields.as_name = t.orgs[org];
+    hits.push({ kind: 'asn', origin: aOrigin ?? '', fields });
+  }
+  return hits;
+}
