@@ -33,10 +33,10 @@
 
 import { Buffer } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
-import type { FlowBatch } from '../../pipeline/flow-batch.js';
+import type { FlowBatch, StringDict } from '../../pipeline/flow-batch.js';
 import type { BatchSink } from '../../pipeline/sink.js';
 import { ACTIONS, C, DIRECTIONS, SOURCE_TYPES } from '../../schema/columns.js';
-import { addrCol, setF64, setU8, setU16, uint } from '../text-fields.js';
+import { ipv4Bytes, ipv6Bytes, setF64, setU8, setU16, uintBytes } from '../text-fields.js';
 
 /** Every field AWS documents for VPC flow log records, with the version that introduced it. */
 export const AWS_VPC_FIELDS: Readonly<Record<string, number>> = {
@@ -210,6 +210,10 @@ export function looksLikeAwsVpcLog(firstLine: string): boolean {
  * `fields` gives the custom format when the text has no header line (CloudWatch Logs delivery of
  * a custom format); without it and without a header the default format is assumed.
  * Never throws on bad input: each bad line is an error with its line number, the others go on.
+ *
+ * Records are read as bytes: every field AWS writes is ASCII, so nothing needs decoding into a JS
+ * string but the few values that change between records (ids) and the text of an error. Decoding
+ * whole objects to UTF-16 first cost as much as the parse itself.
  */
 export function parseAwsVpcLog(
   input: string | Uint8Array,
@@ -232,10 +236,10 @@ export function parseAwsVpcLog(
     if (res.errors.length < MAX_ERRORS) res.errors.push({ line, message: `${source}:${line}: ${message}` });
   };
 
-  let text: string;
-  if (typeof input === 'string') text = input;
+  let bytes: Uint8Array;
+  if (typeof input === 'string') bytes = Buffer.from(input, 'utf8');
   else {
-    let bytes = input;
+    bytes = input;
     if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
       try {
         bytes = gunzipSync(bytes);
@@ -244,8 +248,10 @@ export function parseAwsVpcLog(
         return res;
       }
     }
-    text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   }
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Indexing a plain Uint8Array is cheaper in V8 than indexing its Buffer subclass.
+  const u8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
   let fmt = compileFormat((fields ?? AWS_VPC_DEFAULT_FORMAT).trim().split(/[ \t]+/), res);
   // Token boundaries of the current line; grown when a line has more tokens than expected so that
@@ -254,16 +260,15 @@ export function parseAwsVpcLog(
   let tokE = new Int32Array(64);
   const state = new RowState();
 
-  const n = text.length;
-  const hasTab = text.indexOf('\t') >= 0;
+  const n = buf.length;
   let lineNo = 0;
   let pos = 0;
   while (pos < n) {
-    let eol = text.indexOf('\n', pos);
+    let eol = buf.indexOf(10, pos);
     if (eol < 0) eol = n;
     lineNo++;
     let lineEnd = eol;
-    if (lineEnd > pos && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
+    if (lineEnd > pos && buf[lineEnd - 1] === 13) lineEnd--;
     const lineStart = pos;
     pos = eol + 1;
 
@@ -271,15 +276,13 @@ export function parseAwsVpcLog(
     let nt = 0;
     let i = lineStart;
     while (i < lineEnd) {
-      while (i < lineEnd && isSpace(text.charCodeAt(i))) i++;
+      while (i < lineEnd && isSpace(u8[i])) i++;
       if (i >= lineEnd) break;
       const s = i;
-      if (hasTab) while (i < lineEnd && !isSpace(text.charCodeAt(i))) i++;
-      else {
-        // indexOf is a vectorised scan in V8: several times faster than a charCodeAt loop here.
-        i = text.indexOf(' ', s);
-        if (i < 0 || i > lineEnd) i = lineEnd;
-      }
+      // The byte at lineEnd is CR, LF or past the end (undefined): none is > 32, so the fast loop
+      // needs no bound check; the slow one goes on past other control bytes, which are token bytes.
+      while (u8[i] > 32) i++;
+      while (i < lineEnd && !isSpace(u8[i])) i++;
       if (nt === tokS.length) {
         const ns = new Int32Array(nt * 2);
         ns.set(tokS);
@@ -297,9 +300,9 @@ export function parseAwsVpcLog(
     // A header: the first line of an S3 object, or again where objects were concatenated. Only
     // lines whose first token is a lower-case word without digits can be one (ids and regions
     // carry digits), so records skip the check.
-    const c0 = text.charCodeAt(tokS[0]);
-    if (c0 >= 97 && c0 <= 122 && isWord(text, tokS[0], tokE[0])) {
-      const names = headerFields(text.slice(lineStart, lineEnd));
+    const c0 = buf[tokS[0]];
+    if (c0 >= 97 && c0 <= 122 && isWord(buf, tokS[0], tokE[0])) {
+      const names = headerFields(buf.toString('utf8', lineStart, lineEnd));
       if (names !== null) {
         fmt = compileFormat(names, res);
         continue;
@@ -312,22 +315,22 @@ export function parseAwsVpcLog(
     }
     if (fmt.logStatus >= 0) {
       const s = tokS[fmt.logStatus];
-      const len = tokE[fmt.logStatus] - s;
-      if (len === 6 && text.startsWith('NODATA', s)) {
+      const e = tokE[fmt.logStatus];
+      if (eq(buf, s, e, NODATA)) {
         res.nodata++;
         continue;
       }
-      if (len === 8 && text.startsWith('SKIPDATA', s)) {
+      if (eq(buf, s, e, SKIPDATA)) {
         res.skipdata++;
         continue;
       }
-      if (!(len === 2 && text.startsWith('OK', s))) {
-        fail(lineNo, `log-status: ${JSON.stringify(text.slice(s, tokE[fmt.logStatus]))} is not OK, NODATA or SKIPDATA`);
+      if (!eq(buf, s, e, OK)) {
+        fail(lineNo, `log-status: ${JSON.stringify(buf.toString('utf8', s, e))} is not OK, NODATA or SKIPDATA`);
         continue;
       }
     }
     const b = sink.batch();
-    const err = writeRow(text, tokS, tokE, fmt, b, state, receivedMs);
+    const err = writeRow(buf, tokS, tokE, fmt, b, state, receivedMs);
     if (err !== null) {
       fail(lineNo, err);
       continue;
@@ -336,6 +339,21 @@ export function parseAwsVpcLog(
   }
   return res;
 }
+
+const ascii = (w: string) => Uint8Array.from(w, (c) => c.charCodeAt(0));
+const NODATA = ascii('NODATA');
+const SKIPDATA = ascii('SKIPDATA');
+const OK = ascii('OK');
+const ACCEPT = ascii('ACCEPT');
+const REJECT = ascii('REJECT');
+const IPV4 = ascii('IPv4');
+const IPV6 = ascii('IPv6');
+const EFA = ascii('EFA');
+const WAVELENGTH = ascii('wavelength');
+const OUTPOST = ascii('outpost');
+const LOCALZONE = ascii('localzone');
+const INGRESS = ascii('ingress');
+const EGRESS = ascii('egress');
 
 interface Format {
   ids: Int32Array; // field id per position, -1 for an unknown field
@@ -365,9 +383,9 @@ function compileFormat(names: string[], res: AwsVpcParseResult): Format {
   };
 }
 
-function isWord(text: string, s: number, e: number): boolean {
+function isWord(buf: Uint8Array, s: number, e: number): boolean {
   for (let i = s; i < e; i++) {
-    const c = text.charCodeAt(i);
+    const c = buf[i];
     if (!((c >= 97 && c <= 122) || c === 45)) return false;
   }
   return true;
@@ -376,60 +394,80 @@ function isWord(text: string, s: number, e: number): boolean {
 /**
  * Per-parse cache of the last string code written to each string column of the current batch:
  * consecutive records of one interface repeat account, VPC, subnet, instance and exporter, and
- * comparing in place avoids a substring and a dictionary lookup for each.
+ * comparing bytes in place avoids a decode and a dictionary lookup for each.
  */
 class RowState {
   batch: FlowBatch | null = null;
-  readonly last: string[] = [];
+  /** Per column: bytes of the last value (a view into the input), and its code. */
+  readonly lastS = new Int32Array(256).fill(-1);
+  readonly lastE = new Int32Array(256);
   readonly code = new Int32Array(256);
-  /** Account and interface texts of the cached exporter code. */
-  expAcc = '';
-  expIf = '';
+  /** Code of the exporter of the previous row; 0 when account or interface changed. */
   expCode = 0;
-}
-
-function strCol(text: string, s: number, e: number, b: FlowBatch, col: number, st: RowState, row: number): void {
-  const data = b.data[col] as Uint32Array;
-  if (e - s === 1 && text.charCodeAt(s) === 45) return; // "-": null
-  const last = st.last[col];
-  let code: number;
-  if (last !== undefined && sameAt(text, s, e, last)) code = st.code[col];
-  else {
-    const v = text.slice(s, e);
-    code = (b.strings[col] as { code(s: string): number }).code(v);
-    st.last[col] = v;
-    st.code[col] = code;
+  reset(b: FlowBatch): void {
+    this.batch = b;
+    this.lastS.fill(-1);
+    this.expCode = 0;
   }
-  data[row] = code;
-  b.valid[col][row] = 1;
 }
 
-/**
- * text[s, e) === v, compared from the end (ids of one account share their prefix). String
- * startsWith with a position is a runtime call in V8; this loop is inlined.
- */
-function sameAt(text: string, s: number, e: number, v: string): boolean {
-  if (v.length !== e - s) return false;
-  for (let i = e - s - 1; i >= 0; i--) if (text.charCodeAt(s + i) !== v.charCodeAt(i)) return false;
+/** buf[s, e) === buf[s2, e2). Ids of one account share their prefix: compare from the end. */
+function sameBytes(buf: Uint8Array, s: number, e: number, s2: number, e2: number): boolean {
+  if (e - s !== e2 - s2) return false;
+  for (let i = e - s - 1; i >= 0; i--) if (buf[s + i] !== buf[s2 + i]) return false;
   return true;
 }
 
-function isDash(text: string, s: number, e: number): boolean {
-  return e - s === 1 && text.charCodeAt(s) === 45;
+/** Write a string column; returns whether the value equals the previous row's ("-" included). */
+function strCol(buf: Buffer, s: number, e: number, b: FlowBatch, col: number, st: RowState, row: number): boolean {
+  const ls = st.lastS[col];
+  const hit = ls >= 0 && sameBytes(buf, s, e, ls, st.lastE[col]);
+  if (!hit) {
+    st.lastS[col] = s;
+    st.lastE[col] = e;
+    // "-" is null (code 0).
+    st.code[col] = e - s === 1 && buf[s] === 45 ? 0 : (b.strings[col] as StringDict).code(buf.toString('latin1', s, e));
+  }
+  const code = st.code[col];
+  if (code !== 0) {
+    (b.data[col] as Uint32Array)[row] = code;
+    b.valid[col][row] = 1;
+  }
+  return hit;
+}
+
+function isDash(buf: Uint8Array, s: number, e: number): boolean {
+  return e - s === 1 && buf[s] === 45;
+}
+
+function eq(buf: Uint8Array, s: number, e: number, word: Uint8Array): boolean {
+  if (e - s !== word.length) return false;
+  for (let i = 0; i < word.length; i++) if (buf[s + i] !== word[i]) return false;
+  return true;
 }
 
 /** Write an address; returns 4 or 6 (the family), 0 for "-", -1 when it is not an address. */
-function addrOrDash(text: string, s: number, e: number, b: FlowBatch, col: number, row: number): number {
-  return isDash(text, s, e) ? 0 : addrCol(text, s, e, b, col, row);
-}
-
-function eq(text: string, s: number, e: number, word: string): boolean {
-  return e - s === word.length && text.startsWith(word, s);
+function addrOrDash(buf: Buffer, s: number, e: number, b: FlowBatch, col: number, row: number): number {
+  if (isDash(buf, s, e)) return 0;
+  const v4 = ipv4Bytes(buf, s, e);
+  if (v4 >= 0) {
+    const a = b.data[col] as Uint32Array;
+    const o = row * 4;
+    a[o] = 0;
+    a[o + 1] = 0;
+    a[o + 2] = 0xffff;
+    a[o + 3] = v4;
+    b.valid[col][row] = 1;
+    return 4;
+  }
+  if (!ipv6Bytes(buf, s, e, b.data[col] as Uint32Array, row * 4)) return -1;
+  b.valid[col][row] = 1;
+  return 6;
 }
 
 /** Write one record; returns null, or an error naming the field (the row is then dropped). */
 function writeRow(
-  text: string,
+  buf: Buffer,
   tokS: Int32Array,
   tokE: Int32Array,
   fmt: Format,
@@ -439,13 +477,7 @@ function writeRow(
 ): string | null {
   const row = b.addRow();
   // A new batch, or the same one after reset(): its dictionaries start empty again.
-  if (st.batch !== b || row === 0) {
-    st.batch = b;
-    st.last.length = 0;
-    st.expAcc = '';
-    st.expIf = '';
-    st.expCode = 0;
-  }
+  if (st.batch !== b || row === 0) st.reset(b);
   const ids = fmt.ids;
   let family = 0;
   for (let k = 0; k < ids.length; k++) {
@@ -453,34 +485,34 @@ function writeRow(
     const e = tokE[k];
     const id = ids[k];
     if (id < 0) continue;
-    const dash = isDash(text, s, e);
+    const dash = isDash(buf, s, e);
     switch (id) {
       case F_VERSION: {
         // Versions 2..8 exist; a later one only adds fields, which the header names.
-        const v = uint(text, s, e);
-        if (v < 2) return bad(b, fmt, k, text, s, e, 'a version number ≥ 2');
+        const v = uintBytes(buf, s, e);
+        if (v < 2) return bad(b, fmt, k, buf, s, e, 'a version number ≥ 2');
         break;
       }
       case F_ACCOUNT:
-        strCol(text, s, e, b, C.account_id, st, row);
+        if (!strCol(buf, s, e, b, C.account_id, st, row)) st.expCode = 0;
         break;
       case F_INTERFACE:
-        strCol(text, s, e, b, C.interface_id, st, row);
+        if (!strCol(buf, s, e, b, C.interface_id, st, row)) st.expCode = 0;
         break;
       case F_VPC:
-        strCol(text, s, e, b, C.vpc_id, st, row);
+        strCol(buf, s, e, b, C.vpc_id, st, row);
         break;
       case F_SUBNET:
-        strCol(text, s, e, b, C.subnet_id, st, row);
+        strCol(buf, s, e, b, C.subnet_id, st, row);
         break;
       case F_INSTANCE:
-        strCol(text, s, e, b, C.instance_id, st, row);
+        strCol(buf, s, e, b, C.instance_id, st, row);
         break;
       case F_REGION:
-        strCol(text, s, e, b, C.region, st, row);
+        strCol(buf, s, e, b, C.region, st, row);
         break;
       case F_AZ:
-        strCol(text, s, e, b, C.zone, st, row);
+        strCol(buf, s, e, b, C.zone, st, row);
         break;
       case F_SRCADDR:
       case F_DSTADDR:
@@ -494,78 +526,78 @@ function writeRow(
               : id === F_PKTSRC
                 ? C.pkt_src_addr
                 : C.pkt_dst_addr;
-        const f = addrOrDash(text, s, e, b, col, row);
-        if (f < 0) return bad(b, fmt, k, text, s, e, 'an IPv4 or IPv6 address');
+        const f = addrOrDash(buf, s, e, b, col, row);
+        if (f < 0) return bad(b, fmt, k, buf, s, e, 'an IPv4 or IPv6 address');
         if (family === 0 && (id === F_SRCADDR || id === F_DSTADDR)) family = f;
         break;
       }
       case F_SRCPORT:
       case F_DSTPORT: {
         if (dash) break;
-        const v = uint(text, s, e);
-        if (v < 0 || v > 65535) return bad(b, fmt, k, text, s, e, 'a port 0..65535');
+        const v = uintBytes(buf, s, e);
+        if (v < 0 || v > 65535) return bad(b, fmt, k, buf, s, e, 'a port 0..65535');
         setU16(b, id === F_SRCPORT ? C.src_port : C.dst_port, row, v);
         break;
       }
       case F_PROTOCOL: {
         if (dash) break;
-        const v = uint(text, s, e);
-        if (v < 0 || v > 255) return bad(b, fmt, k, text, s, e, 'an IANA protocol number 0..255');
+        const v = uintBytes(buf, s, e);
+        if (v < 0 || v > 255) return bad(b, fmt, k, buf, s, e, 'an IANA protocol number 0..255');
         setU8(b, C.proto, row, v);
         break;
       }
       case F_PACKETS:
       case F_BYTES: {
         if (dash) break;
-        const v = uint(text, s, e);
-        if (v < 0) return bad(b, fmt, k, text, s, e, 'a count');
+        const v = uintBytes(buf, s, e);
+        if (v < 0) return bad(b, fmt, k, buf, s, e, 'a count');
         setF64(b, id === F_PACKETS ? C.packets : C.bytes, row, v);
         break;
       }
       case F_START:
       case F_END: {
         if (dash) break;
-        const v = uint(text, s, e);
+        const v = uintBytes(buf, s, e);
         // Seconds since the epoch; ×1000 stays exact far beyond any real date.
-        if (v < 0 || v > 1e13) return bad(b, fmt, k, text, s, e, 'Unix seconds');
+        if (v < 0 || v > 1e13) return bad(b, fmt, k, buf, s, e, 'Unix seconds');
         setF64(b, id === F_START ? C.time_start : C.time_end, row, v * 1000);
         break;
       }
       case F_TCPFLAGS: {
         if (dash) break;
         // The OR of the flags seen in the window (AWS: FIN 1, SYN 2, RST 4, SYN-ACK 18, …).
-        const v = uint(text, s, e);
-        if (v < 0 || v > 0xffff) return bad(b, fmt, k, text, s, e, 'a TCP flags number');
+        const v = uintBytes(buf, s, e);
+        if (v < 0 || v > 0xffff) return bad(b, fmt, k, buf, s, e, 'a TCP flags number');
         setU16(b, C.tcp_flags, row, v);
         break;
       }
       case F_ACTION:
         if (dash) break;
-        if (eq(text, s, e, 'ACCEPT')) setU8(b, C.action, row, ACTION_ACCEPT);
-        else if (eq(text, s, e, 'REJECT')) setU8(b, C.action, row, ACTION_REJECT);
-        else return bad(b, fmt, k, text, s, e, 'ACCEPT or REJECT');
+        if (eq(buf, s, e, ACCEPT)) setU8(b, C.action, row, ACTION_ACCEPT);
+        else if (eq(buf, s, e, REJECT)) setU8(b, C.action, row, ACTION_REJECT);
+        else return bad(b, fmt, k, buf, s, e, 'ACCEPT or REJECT');
         break;
       case F_LOGSTATUS:
         break; // checked before the row was started
       case F_TYPE:
-        if (!dash && !eq(text, s, e, 'IPv4') && !eq(text, s, e, 'IPv6') && !eq(text, s, e, 'EFA'))
-          return bad(b, fmt, k, text, s, e, 'IPv4, IPv6 or EFA');
+        if (!dash && !eq(buf, s, e, IPV4) && !eq(buf, s, e, IPV6) && !eq(buf, s, e, EFA))
+          return bad(b, fmt, k, buf, s, e, 'IPv4, IPv6 or EFA');
         break;
       case F_SUBLOCTYPE:
-        if (!dash && !eq(text, s, e, 'wavelength') && !eq(text, s, e, 'outpost') && !eq(text, s, e, 'localzone'))
-          return bad(b, fmt, k, text, s, e, 'wavelength, outpost or localzone');
+        if (!dash && !eq(buf, s, e, WAVELENGTH) && !eq(buf, s, e, OUTPOST) && !eq(buf, s, e, LOCALZONE))
+          return bad(b, fmt, k, buf, s, e, 'wavelength, outpost or localzone');
         break;
       case F_DIRECTION:
         if (dash) break;
-        if (eq(text, s, e, 'ingress')) setU8(b, C.direction, row, DIR_INGRESS);
-        else if (eq(text, s, e, 'egress')) setU8(b, C.direction, row, DIR_EGRESS);
-        else return bad(b, fmt, k, text, s, e, 'ingress or egress');
+        if (eq(buf, s, e, INGRESS)) setU8(b, C.direction, row, DIR_INGRESS);
+        else if (eq(buf, s, e, EGRESS)) setU8(b, C.direction, row, DIR_EGRESS);
+        else return bad(b, fmt, k, buf, s, e, 'ingress or egress');
         break;
       case F_TRAFFICPATH: {
         if (dash) break;
         // Codes 1..8 today; a later code is kept as it is rather than rejected.
-        if (uint(text, s, e) < 1) return bad(b, fmt, k, text, s, e, 'a traffic-path code (1..8)');
-        strCol(text, s, e, b, C.traffic_path, st, row);
+        if (uintBytes(buf, s, e) < 1) return bad(b, fmt, k, buf, s, e, 'a traffic-path code (1..8)');
+        strCol(buf, s, e, b, C.traffic_path, st, row);
         break;
       }
       default:
@@ -576,12 +608,16 @@ function writeRow(
   setF64(b, C.time_received, row, receivedMs);
   setU8(b, C.biflow, row, 0);
   if (family !== 0) setU8(b, C.ip_version, row, family);
-  exporterCol(text, tokS, tokE, fmt, b, st, row);
+  exporterCol(buf, tokS, tokE, fmt, b, st, row);
   return null;
 }
 
+/**
+ * exporter = aws:ACCOUNT:INTERFACE. Its code is kept while neither field changes: writeRow clears
+ * `expCode` when strCol sees a new account or interface.
+ */
 function exporterCol(
-  text: string,
+  buf: Buffer,
   tokS: Int32Array,
   tokE: Int32Array,
   fmt: Format,
@@ -589,24 +625,18 @@ function exporterCol(
   st: RowState,
   row: number,
 ): void {
-  const aS = fmt.account >= 0 ? tokS[fmt.account] : 0;
-  const aE = fmt.account >= 0 ? tokE[fmt.account] : 0;
-  const iS = fmt.iface >= 0 ? tokS[fmt.iface] : 0;
-  const iE = fmt.iface >= 0 ? tokE[fmt.iface] : 0;
   let code = st.expCode;
-  if (code === 0 || !sameAt(text, aS, aE, st.expAcc) || !sameAt(text, iS, iE, st.expIf)) {
-    st.expAcc = text.slice(aS, aE);
-    st.expIf = text.slice(iS, iE);
-    code = (b.strings[C.exporter] as { code(s: string): number }).code(
-      `aws:${st.expAcc === '' ? '-' : st.expAcc}:${st.expIf === '' ? '-' : st.expIf}`,
-    );
+  if (code === 0) {
+    const acc = fmt.account >= 0 ? buf.toString('latin1', tokS[fmt.account], tokE[fmt.account]) : '-';
+    const ifc = fmt.iface >= 0 ? buf.toString('latin1', tokS[fmt.iface], tokE[fmt.iface]) : '-';
+    code = (b.strings[C.exporter] as StringDict).code(`aws:${acc}:${ifc}`);
     st.expCode = code;
   }
   (b.data[C.exporter] as Uint32Array)[row] = code;
   b.valid[C.exporter][row] = 1;
 }
 
-function bad(b: FlowBatch, fmt: Format, k: number, text: string, s: number, e: number, want: string): string {
+function bad(b: FlowBatch, fmt: Format, k: number, buf: Buffer, s: number, e: number, want: string): string {
   b.dropLastRow();
-  return `field ${k + 1} (${fmt.names[k]}): ${JSON.stringify(text.slice(s, e))} is not ${want}`;
+  return `field ${k + 1} (${fmt.names[k]}): ${JSON.stringify(buf.toString('utf8', s, e))} is not ${want}`;
 }
