@@ -11,7 +11,7 @@ import { IMPORT_FORMATS, type ImportFormat } from '../ingest/detect.js';
 import type { ExporterState } from '../pipeline/exporter-state.js';
 import { LocalQueryTarget, type Order, QueryError, type QueryTarget, RemoteQueryTarget } from '../query/service.js';
 import { openStore, readLock } from '../store/duckdb/index.js';
-import { formatTime, parseDuration, parseTime } from '../util/units.js';
+import { formatTime, parseDuration, parseSize, parseTime } from '../util/units.js';
 import { FORMATS, type Format, renderRows } from './output.js';
 
 const USAGE = `flowwatch — network flow telemetry and security analytics
@@ -26,6 +26,10 @@ usage:
   flowwatch stats [--data DIR] [--format table|json]
   flowwatch interfaces [--data DIR] [--since T] [--until T] [--agent ADDR] [--format ...]
                                       interface utilisation from sFlow counter samples
+  flowwatch agent --interface IF --server URL --token T [--spool DIR] [--host-id ID] [--filter BPF]
+                  [--instance-id ID] [--account-id ID] [--cloud-metadata aws|azure|gcp [--metadata-endpoint URL]]
+                  [--active-timeout 60s] [--idle-timeout 15s] [--ship-interval 1s] [--config FILE]
+                                      meter this host's traffic (tcpdump) and ship the flows to a server
   flowwatch fields                    the fields the filter language and --by/--fields accept
   flowwatch config --reference | --check FILE
 
@@ -52,6 +56,8 @@ async function main(argv: string[]): Promise<number> {
       return stats(rest);
     case 'interfaces':
       return interfaces(rest);
+    case 'agent':
+      return agent(rest);
     case 'fields':
       return fields();
     case 'config':
@@ -116,6 +122,115 @@ async function serve(args: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   await server.done;
   return 0;
+}
+
+async function agent(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    config: { type: 'string', short: 'c' },
+    interface: { type: 'string', short: 'i' },
+    server: { type: 'string' },
+    token: { type: 'string' },
+    spool: { type: 'string' },
+    'spool-max': { type: 'string' },
+    'host-id': { type: 'string' },
+    filter: { type: 'string' },
+    'instance-id': { type: 'string' },
+    'account-id': { type: 'string' },
+    'cloud-metadata': { type: 'string' },
+    'metadata-endpoint': { type: 'string' },
+    'active-timeout': { type: 'string' },
+    'idle-timeout': { type: 'string' },
+    'ship-interval': { type: 'string' },
+    'log-level': { type: 'string' },
+  });
+  const cfg = values.config ? loadConfig(values.config as string) : defaultConfig();
+  const a = cfg.agent;
+  const str = (flag: string, fallback: string) => (values[flag] as string | undefined) ?? fallback;
+  const duration = (flag: string, fallback: number) => {
+    const v = values[flag] as string | undefined;
+    if (v === undefined) return fallback;
+    const ms = parseDuration(v);
+    if (ms === null || ms <= 0) throw new UsageError(`--${flag}: expected a duration such as 500ms, 30s or 5m`);
+    return ms;
+  };
+  const iface = str('interface', a.interface);
+  const server = str('server', a.server);
+  // The token may come from the environment so it does not show in `ps`.
+  const token = str('token', a.token || (process.env.FLOWWATCH_AGENT_TOKEN ?? ''));
+  if (!iface) throw new UsageError('agent: --interface is required (or agent.interface)');
+  if (!/^https?:\/\/./.test(server)) throw new UsageError('agent: --server http(s)://HOST:PORT is required');
+  if (!token) throw new UsageError('agent: --token (or FLOWWATCH_AGENT_TOKEN, or agent.token) is required');
+  const cloud = str('cloud-metadata', a.cloudMetadata);
+  const { CLOUD_PROVIDERS } = await import('../agent/metadata.js');
+  if (cloud && !(CLOUD_PROVIDERS as readonly string[]).includes(cloud))
+    throw new UsageError(`--cloud-metadata: expected one of ${CLOUD_PROVIDERS.join(', ')}`);
+  let spoolMax = a.spoolMax;
+  if (values['spool-max'] !== undefined) {
+    const n = parseSize(values['spool-max'] as string);
+    if (n === null) throw new UsageError('--spool-max: expected a size such as 512MiB');
+    spoolMax = n;
+  }
+  const { hostname } = await import('node:os');
+  const pino = (await import('pino')).default;
+  const log = pino({
+    level: str('log-level', cfg.log.level),
+    base: undefined,
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+  const { Agent } = await import('../agent/agent.js');
+  const hostId = str('host-id', a.hostId) || hostname();
+  const ag = new Agent({
+    interface: iface,
+    server,
+    token,
+    spoolDir: str('spool', a.spoolDir),
+    spoolMaxBytes: spoolMax,
+    hostId,
+    filter: str('filter', a.filter) || undefined,
+    identity: {
+      instanceId: str('instance-id', a.instanceId) || undefined,
+      accountId: str('account-id', a.accountId) || undefined,
+    },
+    cloudMetadata: (cloud || undefined) as 'aws' | 'azure' | 'gcp' | undefined,
+    metadataEndpoint: str('metadata-endpoint', a.metadataEndpoint) || undefined,
+    activeTimeoutMs: duration('active-timeout', a.activeTimeout),
+    idleTimeoutMs: duration('idle-timeout', a.idleTimeout),
+    shipIntervalMs: duration('ship-interval', a.shipInterval),
+    log,
+  });
+  await ag.start();
+  log.info(
+    { interface: iface, server, host_id: hostId, tcpdump_pid: ag.tcpdumpPid, pid: process.pid },
+    'agent capturing',
+  );
+  const statsTimer = setInterval(() => log.info(ag.stats(), 'agent'), 10_000);
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= ag.stop(5000);
+    return stopping;
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+  const failure = await Promise.race([ag.failed, stopWaiter(() => stopping)]);
+  clearInterval(statsTimer);
+  if (typeof failure === 'string') {
+    log.error(failure);
+    await stop();
+    log.info(ag.stats(), 'agent stopped');
+    return 1;
+  }
+  await stop();
+  log.info(ag.stats(), 'agent stopped');
+  return 0;
+}
+
+/** Resolves once a stop has been requested and finished. */
+async function stopWaiter(current: () => Promise<void> | undefined): Promise<void> {
+  for (;;) {
+    const p = current();
+    if (p) return p;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function importCmd(args: string[]): Promise<number> {

@@ -42,6 +42,23 @@ export interface Config {
   enrich: { storeCommunityId: boolean; storeServices: boolean; communityIdSeed: number };
   /** HTTP ingest (POST /api/v1/ingest/*): who may push flows and how much per request. */
   ingest: { tokens: { name: string; token: string }[]; maxBody: number };
+  /** `flowwatch agent` (command-line flags override these). */
+  agent: {
+    server: string;
+    token: string;
+    interface: string;
+    filter: string;
+    spoolDir: string;
+    spoolMax: number;
+    hostId: string;
+    instanceId: string;
+    accountId: string;
+    cloudMetadata: string;
+    metadataEndpoint: string;
+    activeTimeout: number;
+    idleTimeout: number;
+    shipInterval: number;
+  };
 }
 
 type Kind =
@@ -216,6 +233,77 @@ export const SETTINGS: Setting[] = [
     description: 'largest HTTP ingest request body, after gzip decompression (413 over it)',
   },
   {
+    key: 'agent.server',
+    kind: 'string',
+    default: '',
+    description: 'agent: flowwatch server base URL (http(s)://host:port)',
+  },
+  {
+    key: 'agent.token',
+    kind: 'string',
+    default: '',
+    description: "agent: bearer token, one of the server's ingest.tokens",
+  },
+  { key: 'agent.interface', kind: 'string', default: '', description: 'agent: interface to capture on (tcpdump -i)' },
+  {
+    key: 'agent.filter',
+    kind: 'string',
+    default: '',
+    description:
+      "agent: BPF expression of the traffic to meter (the agent's own traffic to the server is always left out)",
+  },
+  {
+    key: 'agent.spool_dir',
+    kind: 'string',
+    default: './agent-spool',
+    description: "agent: where batches wait (fsync'd) until the server acknowledged them",
+  },
+  {
+    key: 'agent.spool_max',
+    kind: 'size',
+    default: '1GiB',
+    description: 'agent: spool bound; past it the oldest batches are dropped and counted',
+  },
+  {
+    key: 'agent.host_id',
+    kind: 'string',
+    default: '',
+    description: "agent: id in batch ids and the flows' exporter/exporter_name (default: the host name)",
+  },
+  { key: 'agent.instance_id', kind: 'string', default: '', description: 'agent: instance_id stamped on every flow' },
+  { key: 'agent.account_id', kind: 'string', default: '', description: 'agent: account_id stamped on every flow' },
+  {
+    key: 'agent.cloud_metadata',
+    kind: 'string',
+    default: '',
+    description:
+      'agent: aws, azure or gcp to read instance_id/account_id/region/zone from the instance metadata service (off when empty)',
+  },
+  {
+    key: 'agent.metadata_endpoint',
+    kind: 'string',
+    default: '',
+    description: "agent: instance metadata base URL (default: the provider's, e.g. http://169.254.169.254)",
+  },
+  {
+    key: 'agent.active_timeout',
+    kind: 'duration',
+    default: '60s',
+    description: 'agent: a long flow is reported (and continues) after this long',
+  },
+  {
+    key: 'agent.idle_timeout',
+    kind: 'duration',
+    default: '15s',
+    description: 'agent: a flow with no packet for this long ends',
+  },
+  {
+    key: 'agent.ship_interval',
+    kind: 'duration',
+    default: '1s',
+    description: 'agent: how often ended flows are batched, spooled and sent',
+  },
+  {
     key: 'log.level',
     kind: 'level',
     default: 'info',
@@ -251,6 +339,22 @@ export function emptyConfig(): Config {
     enrich: { storeCommunityId: false, storeServices: false, communityIdSeed: 0 },
     http: { listen: '' },
     ingest: { tokens: [], maxBody: 0 },
+    agent: {
+      server: '',
+      token: '',
+      interface: '',
+      filter: '',
+      spoolDir: '',
+      spoolMax: 0,
+      hostId: '',
+      instanceId: '',
+      accountId: '',
+      cloudMetadata: '',
+      metadataEndpoint: '',
+      activeTimeout: 0,
+      idleTimeout: 0,
+      shipInterval: 0,
+    },
     store: { memoryLimit: '', threads: 0, flushInterval: 0, batchSize: 0, retention: { raw: 0, rollup1m: 0 } },
     decode: { pendingPackets: 0 },
     log: { level: '' },
