@@ -1,0 +1,753 @@
+// Assets (DESIGN §1 "enrich"): which machine had an address when the flow happened — its name, VM
+// id, account, owner, environment, type and tags — from the organisation's inventory (CSV, YAML,
+// JSON) or from what the clouds export (EC2 describe-instances, Azure Resource Graph, Google Cloud
+// Asset Inventory).
+//
+// Addresses move: a DHCP lease, an EC2 private IP reused by the next instance, an elastic IP
+// re-associated. Each asset address therefore holds a validity interval [validFrom, validTo) in
+// UTC ms, and a flow is attributed to the asset whose interval holds its time_start. Intervals come
+// from the inventory (valid_from/valid_to) or from snapshots: entries that carry only the time
+// their inventory was taken (`seenAt`) own the address from that snapshot until the next snapshot
+// that shows the address on another asset (the earliest snapshot also covers the time before it,
+// the latest everything after). Overlapping intervals: the one that started last wins, then the
+// one loaded last.
+//
+// Lookup: an open-addressing hash on the IPv4 address (typed arrays, no object per lookup), a
+// Map keyed by text for IPv6, then a scan of that address's few intervals.
+
+import { type FlowBatch, formatAddrWords, parseAddr } from '../../pipeline/flow-batch.js';
+import { columnIndex } from '../../schema/columns.js';
+import { csvRows, isObject, str, tagList, yamlList } from '../ranges/text.js';
+import { type EnrichmentHit, EnrichSourceError } from '../source-error.js';
+
+export interface AssetEntry {
+  ips: readonly string[];
+  name: string;
+  vmId: string;
+  account: string;
+  owner: string;
+  /** Asset type or SKU (instance type, VM size, machine type). */
+  type: string;
+  env: string;
+  tags: readonly string[];
+  validFrom?: number;
+  validTo?: number;
+  /** Time of the inventory snapshot this entry comes from (see the header). */
+  seenAt?: number;
+  source: string;
+}
+
+export type AssetFormat = 'csv' | 'yaml' | 'json' | 'aws-ec2' | 'azure-graph' | 'gcp-assets';
+
+export interface AssetLoad {
+  entries: AssetEntry[];
+  errors: EnrichSourceError[];
+  warnings: string[];
+}
+
+export interface AssetParseOptions {
+  format?: AssetFormat;
+  /** When the inventory was taken (ms): becomes `seenAt` of entries that have no time of their own. */
+  snapshotMs?: number;
+}
+
+export function detectAssetFormat(file: string, text: string): AssetFormat {
+  const t = text.trimStart();
+  const head = t.slice(0, 8192);
+  if (t.startsWith('{') || t.startsWith('[')) {
+    if (/"Reservations"\s*:/.test(head)) return 'aws-ec2';
+    if (/"compute\.googleapis\.com\/|"asset_?[tT]ype"/.test(head)) return 'gcp-assets';
+    if (/"ipConfigurations"|"subscriptionId"/.test(head)) return 'azure-graph';
+    return 'json';
+  }
+  if (/\.ya?ml$/i.test(file)) return 'yaml';
+  if (/\.csv$/i.test(file)) return 'csv';
+  return /^\s*ip\s*,/i.test(t) ? 'csv' : 'yaml';
+}
+
+/** Read one inventory file. Throws EnrichSourceError only when the whole file is unusable. */
+export function parseAssets(file: string, text: string, opts: AssetParseOptions = {}): AssetLoad {
+  const load: AssetLoad = { entries: [], errors: [], warnings: [] };
+  const format = opts.format ?? detectAssetFormat(file, text);
+  switch (format) {
+    case 'csv':
+      readCsv(file, text, load);
+      break;
+    case 'yaml':
+    case 'json':
+      readList(file, text, load);
+      break;
+    case 'aws-ec2':
+      readEc2(file, parseJson(file, text), load);
+      break;
+    case 'azure-graph':
+      readAzureGraph(file, parseJson(file, text), load);
+      break;
+    case 'gcp-assets':
+      readGcpAssets(file, text, load);
+      break;
+  }
+  if (opts.snapshotMs !== undefined) {
+    for (const e of load.entries) {
+      if (e.seenAt === undefined && e.validFrom === undefined && e.validTo === undefined) e.seenAt = opts.snapshotMs;
+    }
+  }
+  return load;
+}
+
+// ---- the table
+
+export class AssetTable {
+  // v4: open addressing. keys4[i] = address, slot4[i] = group + 1 (0 = empty).
+  private readonly keys4: Uint32Array;
+  private readonly slot4: Int32Array;
+  private readonly mask4: number;
+  private readonly groups6 = new Map<string, number>();
+  /** Per group: first record; records of a group are contiguous. */
+  private readonly groupStart: Uint32Array;
+  private readonly recAsset: Int32Array;
+  private readonly recFrom: Float64Array;
+  private readonly recTo: Float64Array;
+  // Scratch for applyAssets (see RangeTable): per asset and side, codes of its 6 strings + tags.
+  private pass = 0;
+  readonly stamp: Uint32Array;
+  readonly codes: Uint32Array;
+  readonly mergeCache = new Map<number, number>();
+
+  constructor(
+    readonly entries: readonly AssetEntry[],
+    readonly warnings: readonly string[],
+  ) {
+    // Records per address, from the entries' intervals or their snapshots.
+    const byAddr = new Map<string, { asset: number; from: number; to: number; seen: number }[]>();
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      for (const ip of e.ips) {
+        const w = parseAddr(ip);
+        if (w === null) continue;
+        const key = formatAddrWords(w, 0);
+        let list = byAddr.get(key);
+        if (list === undefined) {
+          list = [];
+          byAddr.set(key, list);
+        }
+        list.push({
+          asset: i,
+          from: e.validFrom ?? Number.NEGATIVE_INFINITY,
+          to: e.validTo ?? Number.POSITIVE_INFINITY,
+          seen: e.seenAt ?? Number.NaN,
+        });
+      }
+    }
+    let nrec = 0;
+    for (const list of byAddr.values()) {
+      snapshotsToIntervals(list);
+      nrec += list.length;
+    }
+    const groups = byAddr.size;
+    let cap = 16;
+    while (cap < groups * 2) cap *= 2;
+    this.keys4 = new Uint32Array(cap);
+    this.slot4 = new Int32Array(cap);
+    this.mask4 = cap - 1;
+    this.groupStart = new Uint32Array(groups + 1);
+    this.recAsset = new Int32Array(nrec);
+    this.recFrom = new Float64Array(nrec);
+    this.recTo = new Float64Array(nrec);
+    let g = 0;
+    let r = 0;
+    for (const [key, list] of byAddr) {
+      this.groupStart[g] = r;
+      for (const x of list) {
+        this.recAsset[r] = x.asset;
+        this.recFrom[r] = x.from;
+        this.recTo[r] = x.to;
+        r++;
+      }
+      const w = parseAddr(key) as Uint32Array;
+      if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) {
+        let h = hash4(w[3]) & this.mask4;
+        while (this.slot4[h] !== 0) h = (h + 1) & this.mask4;
+        this.keys4[h] = w[3];
+        this.slot4[h] = g + 1;
+      } else this.groups6.set(key, g);
+      g++;
+    }
+    this.groupStart[groups] = r;
+    this.stamp = new Uint32Array(entries.length * 2);
+    this.codes = new Uint32Array(entries.length * 14);
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** Asset index for the address in words[off..] at time `t` (ms; NaN: now, i.e. open-ended), or -1. */
+  lookupWords(words: Uint32Array, off: number, t: number): number {
+    let g: number;
+    if (words[off] === 0 && words[off + 1] === 0 && words[off + 2] === 0xffff) {
+      const a = words[off + 3];
+      let h = hash4(a) & this.mask4;
+      for (;;) {
+        const s = this.slot4[h];
+        if (s === 0) return -1;
+        if (this.keys4[h] === a) {
+          g = s - 1;
+          break;
+        }
+        h = (h + 1) & this.mask4;
+      }
+    } else {
+      const found = this.groups6.get(formatAddrWords(words, off));
+      if (found === undefined) return -1;
+      g = found;
+    }
+    return this.pick(g, t);
+  }
+
+  /** Asset for an address in text at time t (ms, optional). */
+  lookup(addr: string, t = Number.NaN): AssetEntry | undefined {
+    const w = parseAddr(addr.trim());
+    if (w === null) return undefined;
+    const i = this.lookupWords(w, 0, t);
+    return i < 0 ? undefined : this.entries[i];
+  }
+
+  private pick(g: number, t: number): number {
+    const end = this.groupStart[g + 1];
+    let best = -1;
+    let bestFrom = Number.NEGATIVE_INFINITY;
+    for (let r = this.groupStart[g]; r < end; r++) {
+      const from = this.recFrom[r];
+      const to = this.recTo[r];
+      // No flow time: the asset that holds the address now (open-ended interval).
+      const holds = !Number.isNaN(t) ? from <= t && t < to : to === Number.POSITIVE_INFINITY;
+      if (holds && (best < 0 || from >= bestFrom)) {
+        best = this.recAsset[r];
+        bestFrom = from;
+      }
+    }
+    return best;
+  }
+
+  /** Every interval recorded for the address: for `enrich check`. */
+  history(addr: string): { asset: number; from: number; to: number }[] {
+    const w = parseAddr(addr.trim());
+    if (w === null) return [];
+    const key = formatAddrWords(w, 0);
+    let g = -1;
+    if (w[2] === 0xffff && w[0] === 0 && w[1] === 0) {
+      let h = hash4(w[3]) & this.mask4;
+      while (this.slot4[h] !== 0) {
+        if (this.keys4[h] === w[3]) {
+          g = this.slot4[h] - 1;
+          break;
+        }
+        h = (h + 1) & this.mask4;
+      }
+    } else g = this.groups6.get(key) ?? -1;
+    if (g < 0) return [];
+    const out: { asset: number; from: number; to: number }[] = [];
+    for (let r = this.groupStart[g]; r < this.groupStart[g + 1]; r++) {
+      out.push({ asset: this.recAsset[r], from: this.recFrom[r], to: this.recTo[r] });
+    }
+    return out;
+  }
+
+  /** @internal */
+  nextPass(): number {
+    this.pass = (this.pass + 1) >>> 0;
+    if (this.pass === 0) {
+      this.stamp.fill(0);
+      this.pass = 1;
+    }
+    this.mergeCache.clear();
+    return this.pass;
+  }
+
+  get byteSize(): number {
+    return (
+      this.keys4.byteLength +
+      this.slot4.byteLength +
+      this.groupStart.byteLength +
+      this.recAsset.byteLength +
+      this.recFrom.byteLength +
+      this.recTo.byteLength +
+      this.stamp.byteLength +
+      this.codes.byteLength
+    );
+  }
+}
+
+function hash4(a: number): number {
+  return Math.imul(a ^ (a >>> 16), 0x45d9f3b) >>> 0;
+}
+
+/** Entries with only a snapshot time own the address until the next snapshot of another asset. */
+function snapshotsToIntervals(list: { asset: number; from: number; to: number; seen: number }[]): void {
+  const snaps = list.filter((x) => !Number.isNaN(x.seen)).sort((a, b) => a.seen - b.seen || a.asset - b.asset);
+  for (let i = 0; i < snaps.length; i++) {
+    const x = snaps[i];
+    let j = i + 1;
+    while (j < snaps.length && snaps[j].asset === x.asset) j++;
+    x.from = i === 0 ? Number.NEGATIVE_INFINITY : x.seen;
+    x.to = j < snaps.length ? snaps[j].seen : Number.POSITIVE_INFINITY;
+  }
+  // Repeated snapshots of one asset: its first one stands for the run (they share the interval end).
+  list.sort((a, b) => a.from - b.from || a.asset - b.asset);
+}
+
+export function buildAssetTable(entries: readonly AssetEntry[]): AssetTable {
+  const warnings: string[] = [];
+  const seen = new Map<string, AssetEntry>();
+  for (const e of entries) {
+    if (e.validFrom !== undefined || e.validTo !== undefined || e.seenAt !== undefined) continue;
+    for (const ip of e.ips) {
+      const prev = seen.get(ip);
+      if (prev !== undefined && prev.name !== e.name) {
+        warnings.push(
+          `${e.source}: ${ip} also belongs to ${prev.name || prev.vmId} (${prev.source}); the later one wins`,
+        );
+      }
+      seen.set(ip, e);
+    }
+  }
+  return new AssetTable(entries, warnings);
+}
+
+export function loadAssetTable(files: readonly { file: string; text: string; options?: AssetParseOptions }[]): {
+  table: AssetTable;
+  errors: EnrichSourceError[];
+  warnings: string[];
+} {
+  const entries: AssetEntry[] = [];
+  const errors: EnrichSourceError[] = [];
+  const warnings: string[] = [];
+  for (const f of files) {
+    const l = parseAssets(f.file, f.text, f.options);
+    for (const e of l.entries) entries.push(e);
+    errors.push(...l.errors);
+    warnings.push(...l.warnings);
+  }
+  const table = buildAssetTable(entries);
+  return { table, errors, warnings: [...warnings, ...table.warnings] };
+}
+
+// ---- enrichment
+
+const FIELDS = ['host', 'vm_id', 'account', 'owner', 'env', 'asset_type'] as const;
+
+/**
+ * Fill src_/dst_ host, vm_id, account, owner, env, asset_type from the asset that held each address
+ * at the flow's time_start, and merge its tags into src_/dst_tags after the range tags already
+ * there (run applyRanges first). Codes are looked up once per asset (and per tag-list pair) per batch.
+ */
+export function applyAssets(table: AssetTable, batch: FlowBatch): void {
+  if (table.size === 0) return;
+  const pass = table.nextPass();
+  applySide(table, batch, pass, 0);
+  applySide(table, batch, pass, 1);
+}
+
+function applySide(table: AssetTable, batch: FlowBatch, pass: number, side: 0 | 1): void {
+  const p = side === 0 ? 'src' : 'dst';
+  const addrCol = columnIndex(`${p}_addr`);
+  const timeCol = columnIndex('time_start');
+  const tagsCol = columnIndex(`${p}_tags`);
+  const cols = FIELDS.map((f) => columnIndex(`${p}_${f}`));
+  const addrs = batch.data[addrCol] as Uint32Array;
+  const addrValid = batch.valid[addrCol];
+  const times = batch.data[timeCol] as Float64Array;
+  const timeValid = batch.valid[timeCol];
+  const tags = batch.data[tagsCol] as Uint32Array;
+  const tagsValid = batch.valid[tagsCol];
+  const tagDict = batch.lists[tagsCol];
+  const stamp = table.stamp;
+  const codes = table.codes;
+  const merge = table.mergeCache;
+  const nAssets = table.size;
+  const n = batch.length;
+  for (let r = 0; r < n; r++) {
+    if (addrValid[r] === 0) continue;
+    const a = table.lookupWords(addrs, r * 4, timeValid[r] === 1 ? times[r] : Number.NaN);
+    if (a < 0) continue;
+    const base = a * 14 + side * 7;
+    const s = a * 2 + side;
+    if (stamp[s] !== pass) {
+      const e = table.entries[a];
+      const vals = [e.name, e.vmId, e.account, e.owner, e.env, e.type];
+      for (let k = 0; k < 6; k++) codes[base + k] = batch.strings[cols[k]]?.code(vals[k]) ?? 0;
+      codes[base + 6] = tagDict?.code(e.tags) ?? 0;
+      stamp[s] = pass;
+    }
+    for (let k = 0; k < 6; k++) {
+      const c = codes[base + k];
+      if (c === 0) continue;
+      (batch.data[cols[k]] as Uint32Array)[r] = c;
+      batch.valid[cols[k]][r] = 1;
+    }
+    const own = codes[base + 6];
+    if (own === 0) continue;
+    const prev = tagsValid[r] === 1 ? tags[r] : 0;
+    if (prev === 0) {
+      tags[r] = own;
+    } else {
+      // Range tags first, then the asset's; the pair's merged code is computed once per batch and
+      // side (src_tags and dst_tags have separate dictionaries, so their codes differ).
+      const key = (prev * nAssets + a) * 2 + side;
+      let m = merge.get(key);
+      if (m === undefined) {
+        const list = tagDict as NonNullable<typeof tagDict>;
+        const merged = [...list.values[prev]];
+        for (const t of table.entries[a].tags) if (!merged.includes(t)) merged.push(t);
+        m = list.code(merged);
+        merge.set(key, m);
+      }
+      tags[r] = m;
+    }
+    tagsValid[r] = 1;
+  }
+}
+
+/** The asset holding the address at `timeMs` (or now), with the other assets it was held by. */
+export function describeAssets(table: AssetTable, addr: string, timeMs?: number): EnrichmentHit[] {
+  const hit = table.lookup(addr, timeMs ?? Number.NaN);
+  const out: EnrichmentHit[] = [];
+  const fieldsOf = (e: AssetEntry, from: number, to: number) => {
+    const f: Record<string, string | number | readonly string[]> = {};
+    if (e.name) f.host = e.name;
+    if (e.vmId) f.vm_id = e.vmId;
+    if (e.account) f.account = e.account;
+    if (e.owner) f.owner = e.owner;
+    if (e.env) f.env = e.env;
+    if (e.type) f.asset_type = e.type;
+    if (e.tags.length) f.tags = e.tags;
+    if (Number.isFinite(from)) f.valid_from = new Date(from).toISOString();
+    if (Number.isFinite(to)) f.valid_to = new Date(to).toISOString();
+    return f;
+  };
+  const hist = table.history(addr);
+  for (const h of hist) {
+    const e = table.entries[h.asset];
+    if (e !== hit) continue;
+    out.push({ kind: 'asset', origin: e.source, fields: fieldsOf(e, h.from, h.to) });
+    break;
+  }
+  for (const h of hist) {
+    const e = table.entries[h.asset];
+    if (e === hit) continue;
+    out.push({ kind: 'asset', origin: e.source, fields: { ...fieldsOf(e, h.from, h.to), not_at_that_time: 'true' } });
+  }
+  return out;
+}
+
+// ---- loaders
+
+function parseJson(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const m = /position (\d+)/.exec((e as Error).message);
+    const line = m ? text.slice(0, Number(m[1])).split('\n').length : undefined;
+    throw new EnrichSourceError(file, line, `not JSON: ${(e as Error).message}`);
+  }
+}
+
+/** ms since the epoch from a number (ms) or ISO 8601 text; undefined when empty; NaN when unreadable. */
+function timeOf(v: unknown): number | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v === 'number') return v;
+  if (v instanceof Date) return v.getTime();
+  const s = String(v).trim();
+  if (s === '') return undefined;
+  if (/^\d+$/.test(s)) return Number(s);
+  return Date.parse(s);
+}
+
+/** Validate the addresses and times of an entry; push it or an error. */
+function keep(load: AssetLoad, file: string, line: number | undefined, where: string, e: AssetEntry): void {
+  const at = (msg: string) => new EnrichSourceError(file, line, where ? `${where}: ${msg}` : msg);
+  if (e.ips.length === 0) {
+    load.errors.push(at(`no IP address for ${e.name || e.vmId || 'the asset'}`));
+    return;
+  }
+  for (const ip of e.ips) {
+    if (parseAddr(ip) === null) {
+      load.errors.push(at(`"${ip}" is not an IP address`));
+      return;
+    }
+  }
+  for (const [k, v] of [
+    ['valid_from', e.validFrom],
+    ['valid_to', e.validTo],
+  ] as const) {
+    if (v !== undefined && Number.isNaN(v)) {
+      load.errors.push(at(`${k} is not a time (ms since 1970 or ISO 8601)`));
+      return;
+    }
+  }
+  if (e.validFrom !== undefined && e.validTo !== undefined && e.validTo <= e.validFrom) {
+    load.errors.push(at('valid_to is not after valid_from'));
+    return;
+  }
+  load.entries.push(e);
+}
+
+function ipList(v: unknown): string[] {
+  if (Array.isArray(v)) return v.map((x) => String(x).trim()).filter((x) => x !== '');
+  if (typeof v === 'string') return v.split(/[;\s]+/).filter((x) => x !== '');
+  return [];
+}
+
+/** Cloud key/value tags: Name, Environment, Owner become fields; the others `key=value` tags. */
+function kvTags(pairs: [string, string][], e: AssetEntry): void {
+  const tags = [...e.tags];
+  for (const [k, v] of pairs) {
+    const lk = k.toLowerCase();
+    if (lk === 'name' && !e.name) e.name = v;
+    else if ((lk === 'environment' || lk === 'env') && !e.env) e.env = v;
+    else if (lk === 'owner' && !e.owner) e.owner = v;
+    else {
+      const t = v === '' ? k : `${k}=${v}`;
+      if (!tags.includes(t)) tags.push(t);
+    }
+  }
+  e.tags = tags;
+}
+
+function blank(source: string): AssetEntry {
+  return { ips: [], name: '', vmId: '', account: '', owner: '', type: '', env: '', tags: [], source };
+}
+
+const CSV_COLUMNS = ['ip', 'name', 'vm_id', 'account', 'owner', 'type', 'env', 'tags', 'valid_from', 'valid_to'];
+
+function readCsv(file: string, text: string, load: AssetLoad): void {
+  const rows = csvRows(text);
+  if (rows.length === 0) return;
+  const header = rows[0].fields.map((f) => f.trim().toLowerCase());
+  if (!header.includes('ip')) {
+    throw new EnrichSourceError(
+      file,
+      rows[0].line,
+      `header required (columns ${CSV_COLUMNS.join(',')}); no "ip" column`,
+    );
+  }
+  const unknown = header.filter((h) => !CSV_COLUMNS.includes(h));
+  if (unknown.length) load.warnings.push(`${file}:${rows[0].line}: columns ignored: ${unknown.join(', ')}`);
+  const col = (n: string) => header.indexOf(n);
+  for (let k = 1; k < rows.length; k++) {
+    const { line, fields } = rows[k];
+    const get = (n: string) => {
+      const i = col(n);
+      return i >= 0 ? (fields[i] ?? '').trim() : '';
+    };
+    const e: AssetEntry = {
+      ips: ipList(get('ip')),
+      name: get('name'),
+      vmId: get('vm_id'),
+      account: get('account'),
+      owner: get('owner'),
+      type: get('type'),
+      env: get('env'),
+      tags: tagList(get('tags').replace(/,/g, ';')),
+      validFrom: timeOf(get('valid_from')),
+      validTo: timeOf(get('valid_to')),
+      source: `${file}:${line}`,
+    };
+    keep(load, file, line, '', e);
+  }
+}
+
+function readList(file: string, text: string, load: AssetLoad): void {
+  for (const { line, value: v } of yamlList(file, text, ['assets', 'hosts'])) {
+    if (!isObject(v)) {
+      load.errors.push(new EnrichSourceError(file, line, 'entry is not a map'));
+      continue;
+    }
+    const e: AssetEntry = {
+      ips: ipList(v.ips ?? v.ip ?? v.addresses),
+      name: str(v, 'name'),
+      vmId: str(v, 'vm_id') || str(v, 'vmId'),
+      account: str(v, 'account'),
+      owner: str(v, 'owner'),
+      type: str(v, 'type') || str(v, 'sku'),
+      env: str(v, 'env') || str(v, 'environment'),
+      tags: [],
+      validFrom: timeOf(v.valid_from ?? v.validFrom),
+      validTo: timeOf(v.valid_to ?? v.validTo),
+      source: `${file}:${line}`,
+    };
+    if (isObject(v.tags)) {
+      kvTags(
+        Object.entries(v.tags).map(([k, x]) => [k, String(x ?? '')]),
+        e,
+      );
+    } else e.tags = tagList(v.tags);
+    keep(load, file, line, '', e);
+  }
+}
+
+// `aws ec2 describe-instances` output (EC2 API DescribeInstances): Reservations[] with OwnerId (the
+// account) and Instances[] with InstanceId, InstanceType, PrivateIpAddress, PublicIpAddress,
+// NetworkInterfaces[].PrivateIpAddresses[].{PrivateIpAddress, Association.PublicIp},
+// NetworkInterfaces[].Ipv6Addresses[].Ipv6Address, Tags[] {Key, Value}.
+function readEc2(file: string, doc: unknown, load: AssetLoad): void {
+  if (!isObject(doc) || !Array.isArray(doc.Reservations)) {
+    throw new EnrichSourceError(file, undefined, 'not describe-instances output: no Reservations[]');
+  }
+  doc.Reservations.forEach((res: unknown, i: number) => {
+    const insts = isObject(res) ? res.Instances : undefined;
+    if (!Array.isArray(insts)) {
+      load.errors.push(new EnrichSourceError(file, undefined, `Reservations[${i}]: no Instances[]`));
+      return;
+    }
+    insts.forEach((inst: unknown, j: number) => {
+      const where = `Reservations[${i}].Instances[${j}]`;
+      if (!isObject(inst)) {
+        load.errors.push(new EnrichSourceError(file, undefined, `${where}: not an object`));
+        return;
+      }
+      const ips: string[] = [];
+      const addIp = (x: string) => {
+        if (x && !ips.includes(x)) ips.push(x);
+      };
+      addIp(str(inst, 'PrivateIpAddress'));
+      addIp(str(inst, 'PublicIpAddress'));
+      for (const ni of Array.isArray(inst.NetworkInterfaces) ? inst.NetworkInterfaces : []) {
+        if (!isObject(ni)) continue;
+        for (const pa of Array.isArray(ni.PrivateIpAddresses) ? ni.PrivateIpAddresses : []) {
+          addIp(str(pa, 'PrivateIpAddress'));
+          if (isObject(pa) && isObject(pa.Association)) addIp(str(pa.Association, 'PublicIp'));
+        }
+        for (const v6 of Array.isArray(ni.Ipv6Addresses) ? ni.Ipv6Addresses : []) addIp(str(v6, 'Ipv6Address'));
+      }
+      const state = isObject(inst.State) ? str(inst.State, 'Name') : '';
+      // A terminated instance has no addresses any more; not an error in the file.
+      if (ips.length === 0 && (state === 'terminated' || state === 'shutting-down')) return;
+      const e = blank(`${file}#${where}`);
+      e.ips = ips;
+      e.vmId = str(inst, 'InstanceId');
+      e.type = str(inst, 'InstanceType');
+      e.account = str(res, 'OwnerId');
+      e.tags = ['vm', 'aws'];
+      const tags = Array.isArray(inst.Tags) ? inst.Tags : [];
+      kvTags(
+        tags.filter(isObject).map((t) => [str(t, 'Key'), str(t, 'Value')] as [string, string]),
+        e,
+      );
+      keep(load, file, undefined, where, e);
+    });
+  });
+}
+
+// Azure Resource Graph results (`az graph query`, REST Resources API: {count, data: [...]}, or the
+// bare array): network interface rows (type microsoft.network/networkinterfaces) carry
+// properties.ipConfigurations[].properties.privateIPAddress and properties.virtualMachine.id; VM
+// rows (microsoft.compute/virtualmachines) carry name, vmId, hardwareProfile.vmSize and tags. A NIC
+// row is joined to its VM row by resource id when both are in the file.
+function readAzureGraph(file: string, doc: unknown, load: AssetLoad): void {
+  const rows = Array.isArray(doc) ? doc : isObject(doc) && Array.isArray(doc.data) ? doc.data : undefined;
+  if (rows === undefined) throw new EnrichSourceError(file, undefined, 'not Resource Graph output: no data[]');
+  const vms = new Map<string, Record<string, unknown>>();
+  for (const r of rows) {
+    if (isObject(r) && str(r, 'type').toLowerCase() === 'microsoft.compute/virtualmachines') {
+      vms.set(str(r, 'id').toLowerCase(), r);
+    }
+  }
+  rows.forEach((r: unknown, i: number) => {
+    const where = `data[${i}]`;
+    if (!isObject(r)) return;
+    const props = isObject(r.properties) ? r.properties : {};
+    if (!Array.isArray(props.ipConfigurations)) {
+      if (!vms.has(str(r, 'id').toLowerCase())) {
+        load.errors.push(new EnrichSourceError(file, undefined, `${where}: no properties.ipConfigurations[]`));
+      }
+      return;
+    }
+    const ips: string[] = [];
+    for (const c of props.ipConfigurations) {
+      const cp = isObject(c) && isObject(c.properties) ? c.properties : {};
+      const ip = str(cp, 'privateIPAddress');
+      if (ip) ips.push(ip);
+      // Only when the query expanded the public IP resource: otherwise it is just an id.
+      const pub =
+        isObject(cp.publicIPAddress) && isObject(cp.publicIPAddress.properties) ? cp.publicIPAddress.properties : {};
+      const pip = str(pub, 'ipAddress');
+      if (pip) ips.push(pip);
+    }
+    const vmId = isObject(props.virtualMachine) ? str(props.virtualMachine, 'id') : '';
+    const vm = vms.get(vmId.toLowerCase());
+    const e = blank(`${file}#${where}`);
+    e.ips = ips;
+    e.name = vm ? str(vm, 'name') : vmId ? (vmId.split('/').pop() ?? '') : str(r, 'name');
+    e.vmId = vmId || str(r, 'id');
+    e.account = str(r, 'subscriptionId');
+    const vmProps = vm && isObject(vm.properties) ? vm.properties : {};
+    e.type = isObject(vmProps.hardwareProfile) ? str(vmProps.hardwareProfile, 'vmSize') : '';
+    e.tags = vmId ? ['vm', 'azure'] : ['azure'];
+    const tagObj = vm && isObject(vm.tags) ? vm.tags : isObject(r.tags) ? r.tags : {};
+    kvTags(
+      Object.entries(tagObj).map(([k, v]) => [k, String(v ?? '')]),
+      e,
+    );
+    keep(load, file, undefined, where, e);
+  });
+}
+
+// Cloud Asset Inventory export (gcloud asset export / ExportAssets, newline-delimited JSON, or a
+// JSON array of the same): {name: "//compute.googleapis.com/projects/P/zones/Z/instances/N",
+// assetType|asset_type: "compute.googleapis.com/Instance", resource: {data: {id, name, machineType,
+// labels, networkInterfaces[].{networkIP, ipv6Address, accessConfigs[].natIP}}}, updateTime}.
+// updateTime is when the asset was seen that way: a snapshot time.
+function readGcpAssets(file: string, text: string, load: AssetLoad): void {
+  const t = text.trimStart();
+  let items: { line: number; value: unknown }[];
+  if (t.startsWith('[')) {
+    const arr = parseJson(file, text);
+    items = (arr as unknown[]).map((value, i) => ({ line: i + 1, value }));
+  } else {
+    items = [];
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i].trim() === '') continue;
+      try {
+        items.push({ line: i + 1, value: JSON.parse(lines[i]) });
+      } catch (e) {
+        load.errors.push(new EnrichSourceError(file, i + 1, `not JSON: ${(e as Error).message}`));
+      }
+    }
+  }
+  const ndjson = !t.startsWith('[');
+  for (const { line, value: v } of items) {
+    const lineNo = ndjson ? line : undefined;
+    const where = ndjson ? '' : `[${line - 1}]`;
+    const type = str(v, 'assetType') || str(v, 'asset_type');
+    if (type !== 'compute.googleapis.com/Instance') continue; // other asset types hold no VM address
+    const res = isObject(v) && isObject(v.resource) ? v.resource : {};
+    const data = isObject(res.data) ? res.data : {};
+    const ips: string[] = [];
+    for (const ni of Array.isArray(data.networkInterfaces) ? data.networkInterfaces : []) {
+      if (!isObject(ni)) continue;
+      for (const k of ['networkIP', 'ipv6Address']) if (str(ni, k)) ips.push(str(ni, k));
+      for (const ac of Array.isArray(ni.accessConfigs) ? ni.accessConfigs : [])
+        if (str(ac, 'natIP')) ips.push(str(ac, 'natIP'));
+    }
+    const name = str(v, 'name');
+    const e = blank(ndjson ? `${file}:${line}` : `${file}#${where}`);
+    e.ips = ips;
+    e.name = str(data, 'name') || (name.split('/').pop() ?? '');
+    e.vmId = str(data, 'id');
+    e.account = /\/projects\/([^/]+)/.exec(name)?.[1] ?? '';
+    e.type = str(data, 'machineType').split('/').pop() ?? '';
+    e.tags = ['vm', 'gcp'];
+    if (isObject(data.labels)) {
+      kvTags(
+        Object.entries(data.labels).map(([k, x]) => [k, String(x ?? '')]),
+        e,
+      );
+    }
+    const seen = timeOf(str(v, 'updateTime') || str(v, 'update_time'));
+    if (seen !== undefined && !Number.isNaN(seen)) e.seenAt = seen;
+    keep(load, file, lineNo, where, e);
+  }
+}
