@@ -300,12 +300,12 @@ test('applyAssets after applyRanges on the AWS VPC examples: fields by flow time
         const t = b.getNum(C.time_start, r);
         const ref = refAsset(table.entries, addr, t);
         const get = (f: string) => b.getString(columnIndex(`${side}_${f}`), r);
-        assert.equal(get('host'), ref?.name ?? null, `${side} ${addr} at ${t}`);
-        assert.equal(get('vm_id'), ref?.vmId ?? null);
-        assert.equal(get('account'), ref?.account ?? null);
-        assert.equal(get('owner'), ref?.owner ?? null);
-        assert.equal(get('env'), ref?.env ?? null);
-        assert.equal(get('asset_type'), ref?.type ?? null);
+        assert.equal(get('host'), ref?.name || null, `${side} ${addr} at ${t}`);
+        assert.equal(get('vm_id'), ref?.vmId || null);
+        assert.equal(get('account'), ref?.account || null);
+        assert.equal(get('owner'), ref?.owner || null);
+        assert.equal(get('env'), ref?.env || null);
+        assert.equal(get('asset_type'), ref?.type || null);
         const rangeTags = addr.startsWith('172.31.') ? ['internal', 'vpc'] : [];
         const want = [...rangeTags, ...(ref?.tags ?? []).filter((x) => !rangeTags.includes(x))];
         assert.deepEqual(b.getList(columnIndex(`${side}_tags`), r), want);
