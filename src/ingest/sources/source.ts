@@ -86,6 +86,8 @@ export interface LogSourceStats {
   malformed: number;
   errors: number;
   passes: number;
+  /** Objects whose last row was committed by this source's flushes this run (checkpoint done). */
+  committed: number;
 }
 
 interface Checkpoint {
@@ -121,6 +123,7 @@ export class LogSource {
     malformed: 0,
     errors: 0,
     passes: 0,
+    committed: 0,
   };
   private readonly pipeline: IngestPipeline;
   private readonly committed = new Map<string, Checkpoint>();
@@ -130,6 +133,7 @@ export class LogSource {
   private parsedRows = 0;
   private handed = 0;
   private appendedRows = 0;
+  private doneUncounted = 0;
   private readonly handedEnd = new WeakMap<FlowBatch, number>();
   private readonly removeHook: () => void;
   private running = false;
@@ -161,7 +165,13 @@ export class LogSource {
           );
           return p;
         },
-        flush: () => store.flush(),
+        flush: () =>
+          store.flush().then((n) => {
+            // Counted once COMMIT has returned (the hook runs just before it).
+            this.stats.committed += this.doneUncounted;
+            this.doneUncounted = 0;
+            return n;
+          }),
       },
       transform: (b) => {
         // Counted before the transform, which may drop rows (per-exporter rate limits).
@@ -338,6 +348,7 @@ export class LogSource {
       ]);
       this.committed.set(f.key, { version: f.version, size: f.size, rows, done });
       if (!done) keep.push(f);
+      else this.doneUncounted++;
     }
     this.inflight = keep;
   }
