@@ -127,6 +127,17 @@ export class FeedFetcher {
   }
 
   private parse(text: string, file: string, events?: Record<string, string>): FeedParseResult {
+    const r = this.parseAll(text, file, events);
+    // a body where nothing parsed but something was wrong is a broken download or a changed
+    // format, not an emptied feed: refuse it so the last good copy stays
+    if (r.indicators.length === 0 && r.warningCount > 0) {
+      const w = r.warnings[0];
+      throw new Error(`${file}: no indicators, ${r.warningCount} bad lines (first ${w.source}: ${w.reason})`);
+    }
+    return r;
+  }
+
+  private parseAll(text: string, file: string, events?: Record<string, string>): FeedParseResult {
     const opts: FeedParseOptions = { ...this.spec, feed: this.spec.name, file };
     if (this.spec.format !== 'misp' || events === undefined) return parseFeed(text, this.spec.format, opts);
     const out: FeedParseResult = { indicators: [], warnings: [], warningCount: 0 };
