@@ -120,7 +120,7 @@ export async function run(): Promise<BenchResult[]> {
     hosts += batch.valid[columnIndex('src_host')][r] + batch.valid[columnIndex('dst_host')][r];
     rangesHit += batch.valid[columnIndex('src_range')][r] + batch.valid[columnIndex('dst_range')][r];
   }
-  const each = (name: string, fn: () => void) => Math.round(batch.length / measure(fn, 800));
+  const each = (_what: string, fn: () => void) => Math.round(batch.length / measure(fn, 800));
   const rangesOnly = each('ranges', () => {
     clear();
     applyRanges(ranges, batch);
