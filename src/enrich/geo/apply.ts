@@ -5,8 +5,7 @@
 // AS number of 0 means "no BGP information" (RFC 7607 reserves AS 0; a v5 exporter without BGP
 // writes 0), so it is replaced. A kept router ASN still gets its organisation name.
 //
-// Two passes per side: resolve every row to (country index, ASN, organisation index) in scratch
-// arrays, then write the columns. String columns get per-batch dictionary codes through a cache per
+// String columns get per-batch dictionary codes through a cache per
 // country/organisation index, so a batch costs one dictionary insert per distinct name, not per row.
 
 import { type FlowBatch, formatIPv4, formatIPv6, isV4Mapped, parseAddr } from '../../pipeline/flow-batch.js';
@@ -83,44 +82,81 @@ function side(
   nCol: number,
   which: 0 | 1,
 ): void {
+  if (t.kind === 'ranges') {
+    sideRanges(t, b, s, addrCol, cCol, aCol, nCol, which);
+    return;
+  }
+  resolveMmdb(t, b, s, addrCol, cCol, aCol, nCol);
+  write(t, b, s, cCol, aCol, nCol, which);
+}
+
+// The range table in one pass: look up and write, no scratch round trip (the MaxMind path resolves
+// distinct addresses first, then writes).
+function sideRanges(
+  t: GeoTable,
+  b: FlowBatch,
+  s: Scratch,
+  addrCol: number,
+  cCol: number,
+  aCol: number,
+  nCol: number,
+  which: 0 | 1,
+): void {
   const n = b.length;
   const addrValid = b.valid[addrCol];
   const words = b.data[addrCol] as Uint32Array;
   const cValid = b.valid[cCol];
+  const cData = b.data[cCol] as Uint32Array;
   const aValid = b.valid[aCol];
   const aData = b.data[aCol] as Uint32Array;
   const nValid = b.valid[nCol];
-  const res = s.res;
-  if (t.kind === 'ranges') {
-    const v4 = t.v4;
-    const v6 = t.v6;
-    for (let r = 0; r < n; r++) {
-      const q = r * 3;
-      res[q] = 0;
-      res[q + 1] = 0;
-      res[q + 2] = 0;
-      if (addrValid[r] === 0) continue;
-      const haveAsn = aValid[r] !== 0 && aData[r] !== 0;
-      if (cValid[r] !== 0 && haveAsn && nValid[r] !== 0) continue;
-      const o = r * 4;
-      if (words[o] === 0 && words[o + 1] === 0 && words[o + 2] === 0xffff) {
-        const k = lookup4(v4, words[o + 3]);
-        if (k < 0) continue;
-        res[q] = v4.country[k];
-        res[q + 1] = v4.asn[k];
-        res[q + 2] = v4.org[k];
-      } else {
-        const k = lookup6(v6, words, o);
-        if (k < 0) continue;
-        res[q] = v6.country[k];
-        res[q + 1] = v6.asn[k];
-        res[q + 2] = v6.org[k];
+  const nData = b.data[nCol] as Uint32Array;
+  const cStamp = s.stamp[which];
+  const cCode = s.code[which];
+  const oStamp = s.stamp[2 + which];
+  const oCode = s.code[2 + which];
+  const gen = s.gen;
+  const cDict = b.strings[cCol];
+  const nDict = b.strings[nCol];
+  if (!cDict || !nDict) return;
+  const v4 = t.v4;
+  const v6 = t.v6;
+  for (let r = 0; r < n; r++) {
+    if (addrValid[r] === 0) continue;
+    const haveAsn = aValid[r] !== 0 && aData[r] !== 0;
+    const needC = cValid[r] === 0;
+    const needN = nValid[r] === 0;
+    if (!needC && haveAsn && !needN) continue;
+    const o = r * 4;
+    const fam = words[o] === 0 && words[o + 1] === 0 && words[o + 2] === 0xffff ? v4 : v6;
+    const k = fam === v4 ? lookup4(v4, words[o + 3]) : lookup6(v6, words, o);
+    if (k < 0) continue;
+    const ci = fam.country[k];
+    if (ci !== 0 && needC) {
+      if (cStamp[ci] !== gen) {
+        cStamp[ci] = gen;
+        cCode[ci] = cDict.code(t.countries[ci]);
       }
+      cData[r] = cCode[ci];
+      cValid[r] = 1;
     }
-  } else {
-    resolveMmdb(t, b, s, addrCol, cCol, aCol, nCol);
+    const as = fam.asn[k];
+    let oi = fam.org[k];
+    if (haveAsn) {
+      if (aData[r] !== as) oi = needN ? orgOfAsn(t, aData[r]) : 0;
+    } else if (as !== 0) {
+      aData[r] = as;
+      aValid[r] = 1;
+    }
+    if (oi !== 0 && needN) {
+      if (oStamp[oi] !== gen) {
+        oStamp[oi] = gen;
+        oCode[oi] = nDict.code(t.orgs[oi]);
+      }
+      nData[r] = oCode[oi];
+      nValid[r] = 1;
+    }
   }
-  write(t, b, s, cCol, aCol, nCol, which);
 }
 
 function resolveMmdb(t: MmdbGeo, b: FlowBatch, s: Scratch, addrCol: number, cCol: number, aCol: number, nCol: number) {
