@@ -374,7 +374,9 @@ function collectRaw(indicators: Iterable<Indicator>): Raw {
     let len = 128;
     let text = '';
     if (ind.type === 'ip') {
-      w = parseAddrWords(ind.value);
+      // most indicators are dotted IPv4: read them without the general parser's allocations
+      const v4 = fastV4(ind.value);
+      w = v4 < 0 ? parseAddrWords(ind.value) : v4Words(scratchWords, v4);
       if (w === null) {
         r.skipped++;
         continue;
@@ -413,16 +415,18 @@ function collectRaw(indicators: Iterable<Indicator>): Raw {
     const id = r.feed.length;
     r.feed.push(feedIdx.get(ind.feed) as number);
     r.conf.push(Math.max(0, Math.min(100, Math.round(ind.confidence))) | 0);
-    const m = /^(.*):(\d+)$/.exec(ind.source);
-    if (m !== null && Number(m[2]) < 2 ** 32) {
-      let f = fileIdx.get(m[1]);
+    const colon = ind.source.lastIndexOf(':');
+    const line = colon < 0 ? -1 : digits(ind.source, colon + 1);
+    if (line >= 0) {
+      const name = ind.source.slice(0, colon);
+      let f = fileIdx.get(name);
       if (f === undefined) {
         f = r.files.length;
-        r.files.push(m[1]);
-        fileIdx.set(m[1], f);
+        r.files.push(name);
+        fileIdx.set(name, f);
       }
       r.file.push(f);
-      r.line.push(Number(m[2]));
+      r.line.push(line);
     } else {
       r.file.push(0);
       r.line.push(0);
@@ -437,6 +441,54 @@ function collectRaw(indicators: Iterable<Indicator>): Raw {
   }
   if (r.files.length === 0) r.files.push('');
   return r;
+}
+
+const scratchWords = new Uint32Array(4);
+
+function v4Words(w: Uint32Array, v: number): Uint32Array {
+  w[0] = 0;
+  w[1] = 0;
+  w[2] = 0xffff;
+  w[3] = v;
+  return w;
+}
+
+/** Dotted-quad IPv4 (no leading zeros) as a number, or -1. */
+function fastV4(s: string): number {
+  let v = 0;
+  let part = 0;
+  let digitsIn = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digitsIn === 0 || dots === 3) return -1;
+      v = v * 256 + part;
+      part = 0;
+      digitsIn = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (digitsIn > 0 && part === 0) return -1;
+      part = part * 10 + (c - 48);
+      if (part > 255) return -1;
+      digitsIn++;
+    } else return -1;
+  }
+  if (dots !== 3 || digitsIn === 0) return -1;
+  return v * 256 + part;
+}
+
+/** The decimal number s[from..] (1–10 digits, < 2^32), or -1. */
+function digits(s: string, from: number): number {
+  const n = s.length - from;
+  if (n < 1 || n > 10) return -1;
+  let v = 0;
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    v = v * 10 + (c - 48);
+  }
+  return v < 2 ** 32 ? v : -1;
 }
 
 function maskWords(w: Uint32Array | number[], len: number): void {
@@ -603,10 +655,14 @@ function assemble(r: Raw): IntelTable & { skipped: number } {
   // domains inherit their nearest listed parent domain (shorter names first: parents are done before children)
   const byDepth: number[] = [];
   for (let g = groupKindStart[K_DOMAIN]; g < groupKindStart[K_URLHOST]; g++) byDepth.push(g);
-  const dots = (s: string) => s.split('.').length;
-  byDepth.sort(
-    (a, b) => dots(domainNames[a - groupKindStart[K_DOMAIN]]) - dots(domainNames[b - groupKindStart[K_DOMAIN]]),
-  );
+  const depth = new Uint8Array(G);
+  for (const g of byDepth) {
+    const name = domainNames[g - groupKindStart[K_DOMAIN]];
+    let d = 0;
+    for (let x = name.indexOf('.'); x >= 0; x = name.indexOf('.', x + 1)) d++;
+    depth[g] = Math.min(255, d);
+  }
+  byDepth.sort((a, b) => depth[a] - depth[b]);
   for (const g of byDepth) {
     const name = domainNames[g - groupKindStart[K_DOMAIN]];
     const dot = name.indexOf('.');
