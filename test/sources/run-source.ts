@@ -12,6 +12,8 @@ const source = new LogSource({
   lister: new DirectoryLister({ dir: drop, settleMs: 0 }),
   store,
   counters: new ExporterCounters(),
+  // A commit every two files: the kills land between commits and inside objects' rows alike.
+  commitRows: 8000,
   onError: (m) => process.stderr.write(`${m}\n`),
 });
 const t = setInterval(() => process.stdout.write(`progress ${source.stats.committed}\n`), 20);

@@ -69,6 +69,9 @@ export interface LogSourceOptions {
   transform?: (b: FlowBatch) => void;
   pollMs?: number;
   batchSize?: number;
+  /** Commit after this many rows (default 200 000) or this long (default 1 s) while objects keep coming. */
+  commitRows?: number;
+  commitMs?: number;
   /** Problems worth a log line: unreadable objects, parse errors (first few per object). */
   onError?: (message: string) => void;
   now?: () => number;
@@ -245,7 +248,10 @@ export class LogSource {
       if (this.inflight.some((f) => f.key === o.key)) continue; // read, not yet committed
       await this.readObject(o, cp?.rows ?? 0);
       if (this.pipeline.backlogFull) await this.pipeline.whenDrained();
-      if (this.parsedRows - rowsAtCommit >= COMMIT_ROWS || this.now() - lastCommit >= COMMIT_MS) {
+      if (
+        this.parsedRows - rowsAtCommit >= (this.opts.commitRows ?? COMMIT_ROWS) ||
+        this.now() - lastCommit >= (this.opts.commitMs ?? COMMIT_MS)
+      ) {
         await this.pipeline.flush();
         lastCommit = this.now();
         rowsAtCommit = this.parsedRows;

@@ -1,0 +1,138 @@
+// The `inputs` setting: log inputs `serve` reads with checkpoints. Each item:
+//   { name, type: dir | s3 | azblob, format?, poll_interval? (ms), ...type's keys }
+//   dir:    path, settle (ms, default 2000)
+//   s3:     bucket, prefix, region, endpoint, force_path_style, access_key_id, secret_access_key, full_list_every
+//   azblob: container, prefix, connection_string | (url, account_name, account_key)
+// `name` is the checkpoint identity: renaming an input reads its objects again.
+
+import type { ExporterCounters } from '../../pipeline/counters.js';
+import type { FlowBatch } from '../../pipeline/flow-batch.js';
+import type { FlowStore } from '../../store/store.js';
+import { AzureBlobLister } from './azure-blob.js';
+import { DirectoryLister } from './directory.js';
+import type { LogFormat } from './parse.js';
+import { S3Lister } from './s3.js';
+import { LogSource, type ObjectLister } from './source.js';
+
+export interface InputSetting {
+  name: string;
+  type: 'dir' | 's3' | 'azblob';
+  format?: LogFormat;
+  pollMs?: number;
+  options: Record<string, string | number | boolean>;
+}
+
+const FORMATS: readonly LogFormat[] = ['aws-vpc', 'aws-parquet', 'azure', 'gcp', 'oci', 'zeek'];
+const KEYS: Record<InputSetting['type'], Record<string, 'string' | 'number' | 'boolean'>> = {
+  dir: { path: 'string', settle: 'number' },
+  s3: {
+    bucket: 'string',
+    prefix: 'string',
+    region: 'string',
+    endpoint: 'string',
+    force_path_style: 'boolean',
+    access_key_id: 'string',
+    secret_access_key: 'string',
+    full_list_every: 'number',
+  },
+  azblob: {
+    container: 'string',
+    prefix: 'string',
+    connection_string: 'string',
+    url: 'string',
+    account_name: 'string',
+    account_key: 'string',
+  },
+};
+const REQUIRED: Record<InputSetting['type'], string[]> = { dir: ['path'], s3: ['bucket'], azblob: ['container'] };
+
+/** Validate one `inputs[i]` item; throws Error(`key: message`) naming the offending key. */
+export function parseInputSetting(item: unknown, key: string): InputSetting {
+  if (typeof item !== 'object' || item === null || Array.isArray(item))
+    throw new Error(`${key}: expected a mapping with name and type (dir, s3, azblob)`);
+  const o = item as Record<string, unknown>;
+  if (typeof o.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(o.name))
+    throw new Error(`${key}.name: expected a name (letters, digits, _ . -)`);
+  const type = o.type;
+  if (type !== 'dir' && type !== 's3' && type !== 'azblob') throw new Error(`${key}.type: expected dir, s3 or azblob`);
+  const out: InputSetting = { name: o.name, type, options: {} };
+  for (const [k, v] of Object.entries(o)) {
+    if (k === 'name' || k === 'type') continue;
+    if (k === 'format') {
+      if (!FORMATS.includes(v as LogFormat)) throw new Error(`${key}.format: expected one of ${FORMATS.join(', ')}`);
+      out.format = v as LogFormat;
+    } else if (k === 'poll_interval') {
+      if (typeof v !== 'number' || !(v > 0)) throw new Error(`${key}.poll_interval: expected milliseconds > 0`);
+      out.pollMs = v;
+    } else {
+      const want = KEYS[type][k];
+      if (want === undefined)
+        throw new Error(`${key}.${k}: unknown setting for a ${type} input (${Object.keys(KEYS[type]).join(', ')})`);
+      if (typeof v !== want) throw new Error(`${key}.${k}: expected a ${want}`);
+      out.options[k] = v as string | number | boolean;
+    }
+  }
+  for (const k of REQUIRED[type]) if (out.options[k] === undefined) throw new Error(`${key}.${k}: required`);
+  if (type === 'azblob' && !out.options.connection_string && !out.options.url)
+    throw new Error(`${key}: connection_string or url is required`);
+  return out;
+}
+
+export function inputLister(s: InputSetting): ObjectLister {
+  const o = s.options;
+  const str = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
+  switch (s.type) {
+    case 'dir':
+      return new DirectoryLister({ dir: String(o.path), settleMs: o.settle as number | undefined });
+    case 's3':
+      return new S3Lister({
+        bucket: String(o.bucket),
+        prefix: str('prefix'),
+        region: str('region'),
+        endpoint: str('endpoint'),
+        forcePathStyle: o.force_path_style as boolean | undefined,
+        credentials:
+          o.access_key_id !== undefined
+            ? { accessKeyId: String(o.access_key_id), secretAccessKey: String(o.secret_access_key ?? '') }
+            : undefined,
+        fullListEvery: o.full_list_every as number | undefined,
+      });
+    case 'azblob':
+      return new AzureBlobLister({
+        container: String(o.container),
+        prefix: str('prefix'),
+        connectionString: str('connection_string'),
+        url: str('url'),
+        accountName: str('account_name'),
+        accountKey: str('account_key'),
+      });
+  }
+}
+
+/** A running source per setting (started), writing into `store`. */
+export function startInputs(
+  settings: readonly InputSetting[],
+  deps: {
+    store: FlowStore;
+    counters: ExporterCounters;
+    transform?: (b: FlowBatch) => void;
+    batchSize?: number;
+    onError: (input: string, message: string) => void;
+  },
+): LogSource[] {
+  return settings.map((s) => {
+    const src = new LogSource({
+      name: s.name,
+      lister: inputLister(s),
+      store: deps.store,
+      counters: deps.counters,
+      format: s.format,
+      pollMs: s.pollMs,
+      transform: deps.transform,
+      batchSize: deps.batchSize,
+      onError: (m) => deps.onError(s.name, m),
+    });
+    src.start();
+    return src;
+  });
+}
