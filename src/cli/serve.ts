@@ -11,6 +11,7 @@ import { enrichBatch } from '../enrich/stage.js';
 import { Forwarder } from '../forward/forwarder.js';
 import { DatagramDecoder } from '../ingest/datagram.js';
 import { loadDecoderState, saveDecoderState } from '../ingest/netflow/state.js';
+import { startInputs } from '../ingest/sources/inputs.js';
 import { IpfixTcpReceiver } from '../ingest/tcp/ipfix-tcp.js';
 import { UdpReceiver } from '../ingest/udp/receiver.js';
 import { CounterDeltas, type CounterName, ExporterCounters } from '../pipeline/counters.js';
@@ -121,6 +122,19 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   const started = Date.now();
   let running = true;
   let stored = storedAtStart;
+  // Log inputs (directories, S3, Azure Blob): each has its own pipeline into the store and
+  // checkpoints in the flows' transactions (src/ingest/sources/source.ts).
+  const inputs = startInputs(cfg.inputs, {
+    store,
+    counters,
+    batchSize: cfg.store.batchSize,
+    transform: (b) => {
+      policy.apply(b);
+      enrichBatch(b, enrich);
+      for (const f of forwarders) f.send(b);
+    },
+    onError: (input, message) => log.warn({ input }, message),
+  });
 
   const metrics = (): Metric[] => [
     ...collectMetrics(counters, receiver, pipeline, stored - storedAtStart),
@@ -276,6 +290,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     clearInterval(logTimer);
     await receiver.stop();
     await tcp.stop();
+    await Promise.all(inputs.map((i) => i.stop()));
     await decodeLoop;
     // Decode what the receiver had already accepted: a clean stop loses nothing it took in.
     for (let d = receiver.shift(); d !== undefined; d = receiver.shift())

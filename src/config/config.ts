@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseFilter } from '../filter/index.js';
 import type { ForwarderOptions } from '../forward/forwarder.js';
+import { type InputSetting, parseInputSetting } from '../ingest/sources/inputs.js';
 import type { ExporterSetting } from '../pipeline/exporter-policy.js';
 import { formatAddrWords, parseAddr } from '../pipeline/flow-batch.js';
 import { editDistance } from '../util/edit-distance.js';
@@ -39,6 +40,8 @@ export interface Config {
   exporters: Map<string, ExporterSetting>;
   /** Where matching flows are re-exported. */
   forward: ForwarderOptions[];
+  /** Log inputs read with checkpoints (directory, S3, Azure Blob). */
+  inputs: InputSetting[];
   enrich: { storeCommunityId: boolean; storeServices: boolean; communityIdSeed: number };
   /** HTTP ingest (POST /api/v1/ingest/*): who may push flows and how much per request. */
   ingest: { tokens: { name: string; token: string }[]; maxBody: number };
@@ -70,6 +73,7 @@ type Kind =
   | 'level'
   | 'exporters'
   | 'forward'
+  | 'inputs'
   | 'bool'
   | 'seed'
   | 'tokens';
@@ -199,6 +203,13 @@ export const SETTINGS: Setting[] = [
     default: '[]',
     description:
       'list of re-export targets: `to` (udp://HOST:PORT or tcp://HOST:PORT for IPFIX, http(s)://… for NDJSON), optional `filter` (the filter language), `observation_domain`, `headers`, `times` (iso or ms)',
+  },
+  {
+    key: 'inputs',
+    kind: 'inputs',
+    default: '[]',
+    description:
+      'log inputs read with checkpoints: `name`, `type` (dir: `path`, `settle`; s3: `bucket`, `prefix`, `region`, `endpoint`, `force_path_style`, `access_key_id`, `secret_access_key`; azblob: `container`, `prefix`, `connection_string` or `url`/`account_name`/`account_key`), optional `format`, `poll_interval` (ms)',
   },
   {
     key: 'enrich.store_community_id',
@@ -336,6 +347,7 @@ export function emptyConfig(): Config {
       queuePackets: 0,
     },
     forward: [],
+    inputs: [],
     enrich: { storeCommunityId: false, storeServices: false, communityIdSeed: 0 },
     http: { listen: '' },
     ingest: { tokens: [], maxBody: 0 },
@@ -517,6 +529,17 @@ function convert(s: Setting, v: unknown, file: string): unknown {
       const list = typeof v === 'string' ? [] : v;
       if (!Array.isArray(list)) throw bad('expected a list of targets');
       return list.map((item, i) => forwardTarget(item, `${s.key}[${i}]`, file));
+    }
+    case 'inputs': {
+      const list = typeof v === 'string' ? [] : v;
+      if (!Array.isArray(list)) throw bad('expected a list of inputs');
+      return list.map((item, i) => {
+        try {
+          return parseInputSetting(item, `${s.key}[${i}]`);
+        } catch (e) {
+          throw new ConfigError(file, '', (e as Error).message);
+        }
+      });
     }
     case 'tokens': {
       const list = typeof v === 'string' ? [] : v;
