@@ -495,6 +495,14 @@ export type DeclaredColumnName =
   | 'dst_vm_id'
   | 'src_owner'
   | 'dst_owner'
+  | 'src_account'
+  | 'dst_account'
+  | 'src_env'
+  | 'dst_env'
+  | 'src_asset_type'
+  | 'dst_asset_type'
+  | 'src_range'
+  | 'dst_range'
   | 'src_tags'
   | 'dst_tags'
   | 'src_segment'
@@ -509,6 +517,7 @@ export type DeclaredColumnName =
   | 'dst_service'
   | 'ti_feeds'
   | 'ti_indicator'
+  | 'ti_confidence'
   | 'tenant';
 
 export function enumCode(col: ColumnDef, name: string): number {

@@ -1,0 +1,284 @@
+// Every enrichment source the configuration names, loaded, applied to each batch, and reloaded when
+// it changes (issue 5 "hot reload").
+//
+// Atomicity: each source builds a complete immutable table off to the side and the manager then
+// replaces one reference in `snap`. apply() reads `snap` once per batch and runs synchronously, and
+// Node runs one batch's enrichment to the end before any reload callback can run, so a batch sees
+// either the old or the new table of a source, never half of one; ingestion does not wait for a
+// reload (the reading and parsing of files is asynchronous; only the final build runs between batches).
+//
+// A source that fails to load keeps its last good table and the error (with file and line) is
+// logged and kept in status(); at start, a broken source is left out rather than stopping the
+// server: metadata never gates ingestion (DESIGN §1).
+
+import { readFile, stat } from 'node:fs/promises';
+import type { FlowBatch } from '../pipeline/flow-batch.js';
+import { parseAddr } from '../pipeline/flow-batch.js';
+import { type AssetTable, applyAssets, describeAssets, loadAssetTable } from './assets/assets.js';
+import { applyGeo, describe as describeGeo, type GeoSource, loadGeoDb, loadMmdb } from './geo/index.js';
+import { IntelFeedSet, type RefreshReport } from './intel/fetch.js';
+import { applyIntel, describe as describeIntel, type IntelTable } from './intel/intel.js';
+import { applyDirection, buildOwnNetworks, describeOwn, type OwnNetworks } from './ranges/direction.js';
+import { applyRanges, describeRanges, loadRangeTable, type RangeTable } from './ranges/ranges.js';
+import type { EnrichSettings } from './settings.js';
+import { type EnrichmentHit, EnrichSourceError } from './source-error.js';
+import { type EnrichOptions, enrichBatch } from './stage.js';
+
+export type SourceKind = 'ranges' | 'assets' | 'networks' | 'geo' | 'intel';
+
+export interface SourceStatus {
+  kind: SourceKind;
+  /** Files, packages or feed names the table was built from. */
+  origin: string;
+  /** Entries in the table in use (0 when none loaded). */
+  entries: number;
+  loadedAt: number;
+  /** Why the last load failed (the previous table, if any, stays in use). */
+  error?: string;
+  warnings: string[];
+}
+
+interface Snapshot {
+  ranges?: RangeTable;
+  own?: OwnNetworks;
+  assets?: AssetTable;
+  geo?: GeoSource;
+  intel?: IntelTable;
+}
+
+export type EnrichLog = (level: 'info' | 'warn' | 'error', msg: string) => void;
+
+/** Warnings kept per source in status(): enough to act on, bounded for hostile files. */
+const MAX_WARNINGS = 20;
+
+export class Enrichment {
+  private snap: Snapshot = {};
+  private readonly stamps = new Map<string, string>();
+  private readonly statuses = new Map<SourceKind, SourceStatus>();
+  private readonly stage: EnrichOptions;
+  private feeds: IntelFeedSet | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private checking: Promise<void> | null = null;
+  private closed = false;
+  /** Reloads done (a test and /metrics read it). */
+  reloads = 0;
+
+  constructor(
+    readonly settings: EnrichSettings,
+    private readonly opts: { cacheDir: string; log?: EnrichLog },
+  ) {
+    this.stage = {
+      communityId: settings.storeCommunityId,
+      communityIdSeed: settings.communityIdSeed,
+      services: settings.storeServices,
+    };
+  }
+
+  /** Whether apply() does anything at all. */
+  get active(): boolean {
+    const s = this.settings;
+    return (
+      s.storeCommunityId ||
+      s.storeServices ||
+      s.networks.length > 0 ||
+      s.ranges.length > 0 ||
+      s.assets.length > 0 ||
+      s.geo ||
+      s.geoipCountry !== '' ||
+      s.geoipAsn !== '' ||
+      s.intel.length > 0
+    );
+  }
+
+  /** Load every source once. Never throws: failures are in status() and the log. */
+  async load(): Promise<void> {
+    await this.loadFiles('ranges');
+    await this.loadFiles('assets');
+    await this.loadGeo();
+    if (this.settings.intel.length > 0) {
+      this.feeds = new IntelFeedSet(this.settings.intel, { cacheDir: this.opts.cacheDir });
+      await this.feeds.refreshDue(Date.now(), (t, r) => this.swapIntel(t, r));
+    }
+  }
+
+  /** Check files for changes every reloadInterval and refresh feeds when due. */
+  start(): void {
+    if (this.timer !== null || this.closed) return;
+    this.timer = setInterval(() => {
+      this.checkFiles().catch((e: Error) => this.log('error', `enrichment reload: ${e.message}`));
+    }, this.settings.reloadInterval);
+    this.timer.unref();
+    this.feeds?.start((t, r) => this.swapIntel(t, r), undefined, Math.min(10_000, this.settings.reloadInterval));
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.feeds?.stop();
+  }
+
+  /** Enrich one batch with the tables in use now (the batch pipeline's transform). */
+  apply(b: FlowBatch): void {
+    const s = this.snap;
+    // Ranges before assets: assets merge their tags after the range tags.
+    if (s.ranges !== undefined) applyRanges(s.ranges, b);
+    if (s.assets !== undefined) applyAssets(s.assets, b);
+    if (s.own !== undefined) applyDirection(s.own, b);
+    if (s.geo !== undefined) applyGeo(s.geo, b);
+    if (s.intel !== undefined) applyIntel(s.intel, b);
+    enrichBatch(b, this.stage);
+  }
+
+  /** Every enrichment that applies to an address (or domain, for intel), and where it came from. */
+  describe(what: string, timeMs?: number): EnrichmentHit[] {
+    const s = this.snap;
+    const hits: EnrichmentHit[] = [];
+    const isAddr = parseAddr(what) !== null;
+    if (isAddr) {
+      if (s.ranges) hits.push(...describeRanges(s.ranges, what));
+      if (s.assets) hits.push(...describeAssets(s.assets, what, timeMs));
+      if (s.own) hits.push(...describeOwn(s.own, what));
+      if (s.geo) hits.push(...describeGeo(s.geo, what));
+    }
+    if (s.intel) hits.push(...describeIntel(s.intel, what));
+    return hits;
+  }
+
+  status(): SourceStatus[] {
+    return [...this.statuses.values()];
+  }
+
+  private log(level: 'info' | 'warn' | 'error', msg: string): void {
+    this.opts.log?.(level, msg);
+  }
+
+  private setStatus(st: SourceStatus): void {
+    const prev = this.statuses.get(st.kind);
+    // A failed load keeps the previous table and says so next to its size.
+    if (st.error !== undefined && prev !== undefined) {
+      this.statuses.set(st.kind, { ...prev, error: st.error, warnings: st.warnings });
+    } else this.statuses.set(st.kind, st);
+  }
+
+  private async fileStamp(file: string): Promise<string> {
+    try {
+      const s = await stat(file);
+      return `${s.mtimeMs}:${s.size}`;
+    } catch {
+      return 'missing';
+    }
+  }
+
+  private async checkFiles(): Promise<void> {
+    if (this.checking !== null) return this.checking;
+    this.checking = (async () => {
+      for (const kind of ['ranges', 'assets'] as const) {
+        const files = this.settings[kind];
+        let changed = false;
+        for (const f of files) if ((await this.fileStamp(f)) !== this.stamps.get(f)) changed = true;
+        if (changed) await this.loadFiles(kind);
+      }
+    })();
+    try {
+      await this.checking;
+    } finally {
+      this.checking = null;
+    }
+  }
+
+  /** (Re)load the range or asset files; on any error the previous table stays. */
+  private async loadFiles(kind: 'ranges' | 'assets'): Promise<void> {
+    const files = this.settings[kind];
+    if (files.length === 0) {
+      if (kind === 'ranges') this.rebuildOwn();
+      return;
+    }
+    const texts: { file: string; text: string }[] = [];
+    const stamps: [string, string][] = [];
+    try {
+      for (const file of files) {
+        // The stamp is taken before reading: a write during the read is seen at the next check.
+        stamps.push([file, await this.fileStamp(file)]);
+        try {
+          texts.push({ file, text: await readFile(file, 'utf8') });
+        } catch (e) {
+          throw new EnrichSourceError(file, undefined, `cannot read: ${(e as Error).message}`);
+        }
+      }
+      const r = kind === 'ranges' ? loadRangeTable(texts) : loadAssetTable(texts);
+      if (r.errors.length > 0) throw r.errors[0];
+      const warnings = r.warnings.slice(0, MAX_WARNINGS);
+      for (const w of warnings) this.log('warn', `${kind}: ${w}`);
+      const first = this.statuses.get(kind) === undefined;
+      if (kind === 'ranges') this.snap = { ...this.snap, ranges: r.table as RangeTable };
+      else this.snap = { ...this.snap, assets: r.table as AssetTable };
+      if (kind === 'ranges') this.rebuildOwn();
+      if (!first) this.reloads++;
+      this.setStatus({ kind, origin: files.join(', '), entries: r.table.size, loadedAt: Date.now(), warnings });
+      this.log('info', `${kind}: ${r.table.size} entries from ${files.join(', ')}`);
+    } catch (e) {
+      const msg = (e as Error).message;
+      const kept = this.statuses.get(kind) !== undefined;
+      this.log('error', `${kind}: ${msg}${kept ? ' (the previous table stays in use)' : ''}`);
+      this.setStatus({ kind, origin: files.join(', '), entries: 0, loadedAt: Date.now(), error: msg, warnings: [] });
+    } finally {
+      for (const [f, s] of stamps) this.stamps.set(f, s);
+    }
+  }
+
+  /** Own networks = configured CIDRs + ranges tagged `internal`; rebuilt whenever ranges change. */
+  private rebuildOwn(): void {
+    if (this.settings.networks.length === 0 && this.snap.ranges === undefined) return;
+    const own = buildOwnNetworks(this.settings.networks, this.snap.ranges, { origin: 'enrich.networks' });
+    for (const e of own.errors) this.log('error', e);
+    this.snap = { ...this.snap, own: own.table.entries.length > 0 ? own : undefined };
+    this.setStatus({
+      kind: 'networks',
+      origin: 'enrich.networks + ranges tagged internal',
+      entries: own.table.entries.length,
+      loadedAt: Date.now(),
+      error: own.errors[0],
+      warnings: own.errors.slice(0, MAX_WARNINGS),
+    });
+  }
+
+  private async loadGeo(): Promise<void> {
+    const s = this.settings;
+    if (!s.geo && s.geoipCountry === '' && s.geoipAsn === '') return;
+    const mmdb = s.geoipCountry !== '' || s.geoipAsn !== '';
+    const origin = mmdb ? [s.geoipCountry, s.geoipAsn].filter((x) => x).join(', ') : 'ip-location-db';
+    try {
+      const t: GeoSource = mmdb
+        ? await loadMmdb({ countryMmdb: s.geoipCountry || undefined, asnMmdb: s.geoipAsn || undefined })
+        : await loadGeoDb();
+      this.snap = { ...this.snap, geo: t };
+      this.setStatus({ kind: 'geo', origin, entries: geoEntries(t), loadedAt: Date.now(), warnings: [] });
+    } catch (e) {
+      const msg = (e as Error).message;
+      this.log('error', `geo: ${msg}`);
+      this.setStatus({ kind: 'geo', origin, entries: 0, loadedAt: Date.now(), error: msg, warnings: [] });
+    }
+  }
+
+  private swapIntel(t: IntelTable, reports: RefreshReport[]): void {
+    const first = this.snap.intel === undefined;
+    this.snap = { ...this.snap, intel: t };
+    if (!first) this.reloads++;
+    const failed = reports.filter((r) => r.status === 'failed');
+    for (const r of failed) this.log('error', `intel feed ${r.feed}: ${r.error} (its last good copy stays in use)`);
+    this.setStatus({
+      kind: 'intel',
+      origin: this.settings.intel.map((f) => `${f.name} (${f.location})`).join(', '),
+      entries: t.size,
+      loadedAt: Date.now(),
+      error: failed.length > 0 ? failed.map((r) => `${r.feed}: ${r.error}`).join('; ') : undefined,
+      warnings: [],
+    });
+  }
+}
+
+function geoEntries(t: GeoSource): number {
+  if (t.kind === 'mmdb') return (t.country ?? t.asn)?.reader.metadata.nodeCount ?? 0;
+  return t.v4.length + t.v6.length;
+}
