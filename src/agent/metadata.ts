@@ -8,8 +8,8 @@
 //          (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-identity-documents.html)
 //   azure  GET /metadata/instance?api-version=2021-02-01 with `Metadata: true` → compute.{vmId,
 //          subscriptionId, location, zone}
-//   gcp    GET /computeMetadata/v1/instance/?recursive=true and /computeMetadata/v1/project/project-id
-//          with `Metadata-Flavor: Google` (id, zone "projects/N/zones/Z")
+//   gcp    GET /computeMetadata/v1/instance/id, …/instance/zone ("projects/N/zones/Z") and
+//          …/project/project-id with `Metadata-Flavor: Google`
 
 export type CloudProvider = 'aws' | 'azure' | 'gcp';
 export const CLOUD_PROVIDERS: readonly CloudProvider[] = ['aws', 'azure', 'gcp'];
@@ -69,19 +69,14 @@ export async function fetchInstanceIdentity(
       };
     }
     case 'gcp': {
+      // Text endpoints, not ?recursive=true JSON: instance ids are 19-digit numbers that a JSON
+      // number would round (2^53 ≈ 9.0e15).
       const h = { headers: { 'Metadata-Flavor': 'Google' } };
-      const inst = (await (await get('/computeMetadata/v1/instance/?recursive=true', h)).json()) as Record<
-        string,
-        unknown
-      >;
-      const project = (await (await get('/computeMetadata/v1/project/project-id', h)).text()).trim();
-      const zone = str(inst.zone)?.split('/').pop();
-      return {
-        instanceId: inst.id === undefined ? undefined : String(inst.id),
-        accountId: project || undefined,
-        zone,
-        region: zone?.replace(/-[a-z]$/, ''),
-      };
+      const text = async (path: string) => (await (await get(path, h)).text()).trim() || undefined;
+      const instanceId = await text('/computeMetadata/v1/instance/id');
+      const zone = (await text('/computeMetadata/v1/instance/zone'))?.split('/').pop();
+      const project = await text('/computeMetadata/v1/project/project-id');
+      return { instanceId, accountId: project, zone, region: zone?.replace(/-[a-z]$/, '') };
     }
   }
 }

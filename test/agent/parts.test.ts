@@ -256,3 +256,46 @@ test('a lost acknowledgement: the batch is resent, answered "duplicate", and sto
     [],
   );
 });
+
+// Same reason as above: local stand-ins of the Azure IMDS and GCP metadata server, each refusing
+// requests without the header its provider requires.
+test('Azure and GCP instance identity from local stand-ins of their metadata services', async () => {
+  const srv = http.createServer((req, res) => {
+    if (req.url === '/metadata/instance?api-version=2021-02-01') {
+      if (req.headers.metadata !== 'true') return res.writeHead(400).end();
+      return res.writeHead(200).end(
+        JSON.stringify({
+          compute: {
+            vmId: '02aab8a4-74ef-476e-8182-f6d2ba4166a6',
+            subscriptionId: '8d10da13-8125-4ba9-a717-bf7490507b3d',
+            location: 'westeurope',
+            zone: '',
+            name: 'vm1',
+          },
+          network: {},
+        }),
+      );
+    }
+    if (req.headers['metadata-flavor'] !== 'Google') return res.writeHead(403).end();
+    if (req.url === '/computeMetadata/v1/instance/id') return res.writeHead(200).end('4520031799277581759');
+    if (req.url === '/computeMetadata/v1/instance/zone')
+      return res.writeHead(200).end('projects/123456789/zones/europe-west1-b');
+    if (req.url === '/computeMetadata/v1/project/project-id') return res.writeHead(200).end('my-project');
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const base = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+  try {
+    assert.deepEqual(await fetchInstanceIdentity('azure', base), {
+      instanceId: '02aab8a4-74ef-476e-8182-f6d2ba4166a6',
+      accountId: '8d10da13-8125-4ba9-a717-bf7490507b3d',
+      region: 'westeurope',
+      zone: undefined,
+    });
+    const g = await fetchInstanceIdentity('gcp', base);
+    assert.deepEqual([g.accountId, g.zone, g.region], ['my-project', 'europe-west1-b', 'europe-west1']);
+    assert.ok(g.instanceId);
+  } finally {
+    srv.close();
+  }
+});
