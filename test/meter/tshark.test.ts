@@ -180,3 +180,55 @@ test('per-conversation packets and bytes match tshark on every corpus capture', 
   assert.ok(compared >= 200, `only ${compared} conversations`);
   assert.ok(named > 40, `only ${named} named conversations`);
 });
+
+test('TCP teardown: FIN both ways ends the record with end_reason end, as tshark sees the FINs', {
+  skip: needsData() || needsTool('tshark', TSHARK),
+}, () => {
+  let checked = 0;
+  for (const name of ['zeek-ssh-single-conn.pcap', 'zeek-http-get.pcap', 'ndpi-ssh.pcap', 'zeek-smtp.pcap']) {
+    const file = dataPath('pcap', 'normal', name);
+    const r = spawnSync(
+      'tshark',
+      [
+        '-r',
+        file,
+        '-Y',
+        'tcp.flags.fin == 1',
+        '-T',
+        'fields',
+        '-e',
+        'ip.src',
+        '-e',
+        'tcp.srcport',
+        '-e',
+        'ip.dst',
+        '-e',
+        'tcp.dstport',
+      ],
+      { encoding: 'utf8' },
+    );
+    const finFrom = new Map<string, Set<string>>();
+    for (const l of r.stdout.split('\n').filter((x) => x !== '')) {
+      const [s, sp, d, dp] = l.split('\t');
+      const k = convKey(6, s, Number(sp), d, Number(dp));
+      const set = finFrom.get(k) ?? new Set<string>();
+      set.add(`${s}|${sp}`);
+      finFrom.set(k, set);
+    }
+    const { flows } = meterFile(file);
+    for (const [k, senders] of finFrom) {
+      if (senders.size < 2) continue;
+      const recs = flows.filter((f) => convKey(f.proto, f.src, f.sport, f.dst, f.dport) === k);
+      const last = recs.sort((a, b) => a.end - b.end)[recs.length - 1];
+      assert.equal(last.endReason, 'end', `${name}: ${k}`);
+      assert.equal(last.tcpFlags & 0x01, 0x01);
+      checked++;
+    }
+    if (name.includes('ssh'))
+      assert.ok(
+        flows.some((f) => f.app === 'ssh'),
+        `${name}: ssh label`,
+      );
+  }
+  assert.ok(checked >= 3, `${checked} closed connections`);
+});

@@ -12,9 +12,10 @@
 //   DEFAULT_ACTIVE_TIMEOUT (cache.hpp) and YAF's defaults. ipfixprobe compares whole seconds; this
 //   meter compares milliseconds. An active timeout emits the record and keeps the flow (same
 //   orientation) for the packets that follow, with flow_state 'continue'.
-// * TCP: a RST ends the flow at once; FINs from both sides followed by an ACK end it (end_reason
-//   'end', RFC 5102 flowEndReason 3); a SYN on a flow that saw a FIN starts a new flow (port
-//   reuse), as ipfixprobe does. A flow that saw FIN or RST and then goes idle also ends as 'end'.
+// * TCP: a RST, or FINs from both sides followed by an ACK, close the flow (end_reason 'end',
+//   RFC 5102 flowEndReason 3); it is emitted after a 5 s linger that collects stragglers, or at
+//   once when a SYN reuses its ports (a SYN on a flow that saw a FIN starts a new flow, as
+//   ipfixprobe does). A flow that saw FIN or RST and then goes idle also ends as 'end'.
 // * ICMP/ICMPv6: ports 0 in the key (request and reply meet in one biflow, as in ipfixprobe);
 //   icmp_type/icmp_code of the first packet.
 // * Fragments (IPv4, and IPv6 Fragment headers): the first fragment carries the ports; later
@@ -77,7 +78,8 @@ const APP_DNS = 1;
 const APP_TLS = 2;
 const APP_HTTP = 3;
 const APP_QUIC = 4;
-const APP_NAMES = ['', 'dns', 'tls', 'http', 'quic'];
+const APP_SSH = 5;
+const APP_NAMES = ['', 'dns', 'tls', 'http', 'quic', 'ssh'];
 /** Payload packets per flow looked at before DPI gives up. */
 const DPI_TRIES = 4;
 
@@ -88,6 +90,9 @@ const TCP_ACK = 0x10;
 const ST_FIN_FWD = 1;
 const ST_FIN_REV = 2;
 const ST_RST = 4;
+const ST_CLOSED = 8;
+/** How long a closed TCP flow absorbs stragglers (duplicate ACKs, late RSTs) before it is emitted. */
+const LINGER_MS = 5_000;
 
 const FRAG_SLOTS = 4096;
 /** How long a first fragment's ports are remembered (Linux ipfrag_time default: 30 s). */
@@ -144,6 +149,10 @@ export class FlowMeter implements FrameVisitor {
   private lruTail = -1;
   private actHead = -1;
   private actTail = -1;
+  // Closed TCP flows waiting out their linger, oldest first (linked through actPrev/actNext).
+  private clsHead = -1;
+  private clsTail = -1;
+  private readonly lingerMs: number;
   private free: Int32Array = new Int32Array(0);
   private freeTop = 0;
   private highWater = 0;
@@ -183,6 +192,7 @@ export class FlowMeter implements FrameVisitor {
     this.sink = opts.sink;
     this.activeMs = opts.activeTimeoutMs ?? 300_000;
     this.idleMs = opts.idleTimeoutMs ?? 30_000;
+    this.lingerMs = Math.min(LINGER_MS, this.idleMs);
     this.maxFlows = Math.max(1, opts.maxFlows ?? 1 << 20);
     this.exporter = opts.exporter ?? 'pcap';
     this.sourceType = SOURCE_TYPES.indexOf(opts.sourceType ?? 'pcap') + 1; // enum index 0 is 'unknown'
@@ -220,11 +230,15 @@ export class FlowMeter implements FrameVisitor {
       const f = this.lruHead;
       this.finish(f, this.tcpState[f] !== 0 ? R_END : R_IDLE);
     }
+    while (this.clsHead >= 0 && nowMs - this.tBase[this.clsHead] >= this.lingerMs) {
+      this.finish(this.clsHead, R_END);
+    }
     while (this.actHead >= 0 && nowMs - this.tBase[this.actHead] >= this.activeMs) {
       this.restart(this.actHead, nowMs);
     }
     let next = Number.POSITIVE_INFINITY;
-    if (this.lruHead >= 0) next = this.tLast[this.lruHead] + this.idleMs;
+    if (this.clsHead >= 0) next = this.tBase[this.clsHead] + this.lingerMs;
+    if (this.lruHead >= 0) next = Math.min(next, this.tLast[this.lruHead] + this.idleMs);
     if (this.actHead >= 0) next = Math.min(next, this.tBase[this.actHead] + this.activeMs);
     this.nextCheck = next;
   }
@@ -562,10 +576,10 @@ export class FlowMeter implements FrameVisitor {
       const st = this.tcpState[f];
       if (fl & TCP_RST) {
         this.tcpState[f] = st | ST_RST;
-        this.finish(f, R_END);
+        this.close(f, tsMs);
       } else if ((st & (ST_FIN_FWD | ST_FIN_REV)) === (ST_FIN_FWD | ST_FIN_REV) && fl & TCP_ACK && !(fl & TCP_FIN)) {
         // The ACK of the second FIN (RFC 9293 §3.6): the connection is closed both ways.
-        this.finish(f, R_END);
+        this.close(f, tsMs);
       } else if (fl & TCP_FIN) {
         this.tcpState[f] = st | (rev ? ST_FIN_REV : ST_FIN_FWD);
       }
@@ -600,6 +614,14 @@ export class FlowMeter implements FrameVisitor {
       if (isHttpRequest(buf, off, end)) {
         this.app[f] = APP_HTTP;
         this.names[f] = httpRequestHost(buf, off, end);
+      } else if (
+        b0 === 0x53 &&
+        end - off >= 8 &&
+        buf[off + 1] === 0x53 &&
+        buf[off + 2] === 0x48 &&
+        buf[off + 3] === 0x2d
+      ) {
+        this.app[f] = APP_SSH; // identification string "SSH-protoversion-..." (RFC 4253 §4.2), either side
       }
     } else if (proto === 17 && isQuicInitial(buf, off, end)) {
       this.app[f] = APP_QUIC;
@@ -663,6 +685,31 @@ export class FlowMeter implements FrameVisitor {
     return f;
   }
 
+  /**
+   * The connection is over (RST, or FIN both ways and the last ACK). The record stays open for
+   * LINGER_MS so that stragglers — duplicate ACKs, a late RST, retransmitted FINs — join it instead
+   * of opening a one-packet record the wrong way round (ipfixprobe keeps such flows until a new SYN
+   * or the idle timeout); a SYN ends it at once (port reuse, see account()).
+   */
+  private close(f: number, tsMs: number): void {
+    if (this.tcpState[f] & ST_CLOSED) return;
+    this.tcpState[f] |= ST_CLOSED;
+    const p = this.actPrev[f];
+    const n = this.actNext[f];
+    if (p >= 0) this.actNext[p] = n;
+    else this.actHead = n;
+    if (n >= 0) this.actPrev[n] = p;
+    else this.actTail = p;
+    this.actPrev[f] = this.clsTail;
+    this.actNext[f] = -1;
+    if (this.clsTail >= 0) this.actNext[this.clsTail] = f;
+    else this.clsHead = f;
+    this.clsTail = f;
+    this.tBase[f] = tsMs;
+    const deadline = tsMs + this.lingerMs;
+    if (deadline < this.nextCheck) this.nextCheck = deadline;
+  }
+
   /** Move a flow to the tail of the last-seen list. */
   private touch(f: number): void {
     if (this.lruTail === f) return;
@@ -689,10 +736,17 @@ export class FlowMeter implements FrameVisitor {
     else this.lruTail = p;
     p = this.actPrev[f];
     n = this.actNext[f];
-    if (p >= 0) this.actNext[p] = n;
-    else this.actHead = n;
-    if (n >= 0) this.actPrev[n] = p;
-    else this.actTail = p;
+    if (this.tcpState[f] & ST_CLOSED) {
+      if (p >= 0) this.actNext[p] = n;
+      else this.clsHead = n;
+      if (n >= 0) this.actPrev[n] = p;
+      else this.clsTail = p;
+    } else {
+      if (p >= 0) this.actNext[p] = n;
+      else this.actHead = n;
+      if (n >= 0) this.actPrev[n] = p;
+      else this.actTail = p;
+    }
     this.removeSlot(f);
     this.names[f] = null;
     this.free[this.freeTop++] = f;
