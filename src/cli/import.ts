@@ -5,7 +5,9 @@
 // logs given in the same import, by uid) and AWS VPC Flow Logs, plain or gzip.
 
 import { readFileSync } from 'node:fs';
-import { type EnrichOptions, enrichBatch } from '../enrich/stage.js';
+import { join } from 'node:path';
+import { Enrichment } from '../enrich/manager.js';
+import type { EnrichSettings } from '../enrich/settings.js';
 import { parseAwsVpcLog } from '../ingest/cloud/aws-vpc.js';
 import { parseAzureFlowLog } from '../ingest/cloud/azure.js';
 import { parseGcpFlowLog } from '../ingest/cloud/gcp.js';
@@ -46,7 +48,7 @@ export interface ImportOptions {
   /** Per-exporter settings (name, default sampling rate, rate limit), as `serve` applies them. */
   exporters?: ReadonlyMap<string, ExporterSetting>;
   /** What to store with each flow besides what was decoded (from the configuration). */
-  enrich?: EnrichOptions;
+  enrich?: EnrichSettings;
   /** Read every file as this format instead of recognising it by content. */
   format?: ImportFormat;
 }
@@ -59,6 +61,17 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
   let lastPacketMs = Date.now();
   const counters = new ExporterCounters();
   const store = await openStore({ dir: opts.dataDir, memoryLimit: opts.memoryLimit, threads: opts.threads });
+  // An import enriches as serve would; the tables are loaded before the first flow.
+  const enrichment = opts.enrich
+    ? new Enrichment(opts.enrich, {
+        cacheDir: join(opts.dataDir, 'intel-cache'),
+        log: (level, msg) => {
+          if (level !== 'info') enrichNotes.push(msg);
+        },
+      })
+    : undefined;
+  const enrichNotes: string[] = [];
+  await enrichment?.load();
   const before = await store.count();
   // What was wrong, per exporter: the first few reasons go into the summary.
   const reasons = new Map<string, string[]>();
@@ -79,7 +92,7 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
     onError: (e) => errors.push(`store: ${e.message}`),
     transform: (b) => {
       policy.apply(b);
-      if (opts.enrich) enrichBatch(b, opts.enrich);
+      enrichment?.apply(b);
     },
   });
   const s: ImportSummary = {
@@ -92,7 +105,7 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
     logRecords: 0,
     exporters: [],
     errors: [],
-    notes: [],
+    notes: [...enrichNotes],
     counters: {},
   };
   const zeek: ZeekLogFile[] = [];

@@ -17,8 +17,8 @@ import { FORMATS, type Format, renderRows } from './output.js';
 const USAGE = `flowwatch — network flow telemetry and security analytics
 
 usage:
-  flowwatch serve [--config FILE] [--data DIR] [--listen HOST:PORT]... [--listen-tcp HOST:PORT]... [--http HOST:PORT]
-  flowwatch import [--data DIR] [--config FILE] [--format pcap|zeek|aws-vpc|azure|gcp|oci] FILE...
+  flowwatch serve [--config FILE] [--data DIR] [--listen HOST:PORT]... [--listen-tcp HOST:PORT]... [--http HOST:PORT] [--no-geo]
+  flowwatch import [--data DIR] [--config FILE] [--format pcap|zeek|aws-vpc|azure|gcp|oci] [--no-geo] FILE...
   flowwatch query [--data DIR] [--since T] [--until T] [FILTER]
                   [--top N --by FIELD[,FIELD...] --order flows|packets|bytes]
                   [--fields F,...] [--limit N] [--format table|csv|json|ndjson]
@@ -30,6 +30,8 @@ usage:
                   [--instance-id ID] [--account-id ID] [--cloud-metadata aws|azure|gcp [--metadata-endpoint URL]]
                   [--active-timeout 60s] [--idle-timeout 15s] [--ship-interval 1s] [--config FILE]
                                       meter this host's traffic (tcpdump) and ship the flows to a server
+  flowwatch enrich check [--config FILE] [--at T] [--format table|json] ADDR|DOMAIN... [--flow "SRC[:PORT] DST[:PORT] [PROTO]"]
+                                      every enrichment that applies, and where it came from
   flowwatch fields                    the fields the filter language and --by/--fields accept
   flowwatch config --reference | --check FILE
 
@@ -60,6 +62,8 @@ async function main(argv: string[]): Promise<number> {
       return agent(rest);
     case 'fields':
       return fields();
+    case 'enrich':
+      return enrich(rest);
     case 'config':
       return config(rest);
     case undefined:
@@ -90,9 +94,11 @@ async function serve(args: string[]): Promise<number> {
     listen: { type: 'string', multiple: true },
     'listen-tcp': { type: 'string', multiple: true },
     http: { type: 'string' },
+    'no-geo': { type: 'boolean' },
   });
   const cfg = values.config ? loadConfig(values.config as string) : defaultConfig();
   if (values.data) cfg.dataDir = values.data as string;
+  if (values['no-geo']) cfg.enrich.geo = false;
   // --listen replaces every UDP list (each listener recognises NetFlow, IPFIX and sFlow by
   // content) and, unless --listen-tcp is given too, turns IPFIX over TCP off.
   if (values.listen) {
@@ -239,6 +245,7 @@ async function importCmd(args: string[]): Promise<number> {
     config: { type: 'string', short: 'c' },
     format: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
+    'no-geo': { type: 'boolean' },
   });
   if (positionals.length === 0) throw new UsageError('import: name at least one file');
   const format = values.format as ImportFormat | undefined;
@@ -252,13 +259,7 @@ async function importCmd(args: string[]): Promise<number> {
     files: positionals,
     exporters: cfg?.exporters,
     format,
-    enrich: cfg
-      ? {
-          communityId: cfg.enrich.storeCommunityId,
-          communityIdSeed: cfg.enrich.communityIdSeed,
-          services: cfg.enrich.storeServices,
-        }
-      : undefined,
+    enrich: { ...(cfg ?? defaultConfig()).enrich, ...(values['no-geo'] ? { geo: false } : {}) },
     progress: tty ? (f, t) => process.stderr.write(`\r\x1b[K${progressBar(f)} ${t}`) : undefined,
   });
   if (tty) process.stderr.write('\r\x1b[K');
@@ -557,6 +558,40 @@ function renderStats(s: Record<string, unknown>): string {
       );
   }
   return `${out.join('\n')}\n`;
+}
+
+async function enrich(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'check') throw new UsageError('enrich: the subcommand is check');
+  const { values, positionals } = parse(rest, {
+    config: { type: 'string', short: 'c' },
+    data: { type: 'string' },
+    flow: { type: 'string' },
+    at: { type: 'string' },
+    format: { type: 'string' },
+    'no-geo': { type: 'boolean' },
+  });
+  if (positionals.length === 0 && values.flow === undefined)
+    throw new UsageError('enrich check: name an address, a domain or --flow "SRC[:PORT] DST[:PORT] [PROTO]"');
+  if (values.format !== undefined && values.format !== 'table' && values.format !== 'json')
+    throw new UsageError('enrich check --format: table or json');
+  const cfg = values.config ? loadConfig(values.config as string) : defaultConfig();
+  if (values['no-geo']) cfg.enrich.geo = false;
+  const at = values.at === undefined ? undefined : parseTime(values.at as string, Date.now());
+  if (at === null) throw new UsageError(`enrich check --at: not a time: ${values.at}`);
+  const { enrichCheck } = await import('./enrich-check.js');
+  const { join } = await import('node:path');
+  const r = await enrichCheck({
+    settings: cfg.enrich,
+    cacheDir: join((values.data as string) ?? cfg.dataDir, 'intel-cache'),
+    items: positionals,
+    flow: values.flow as string | undefined,
+    timeMs: at,
+    json: values.format === 'json',
+  });
+  for (const e of r.errors) process.stderr.write(`flowwatch: ${e}\n`);
+  process.stdout.write(r.text);
+  return r.errors.length > 0 ? 1 : 0;
 }
 
 function fields(): number {

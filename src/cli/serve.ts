@@ -7,7 +7,7 @@ import pino from 'pino';
 import { HttpIngest } from '../api/ingest.js';
 import { ApiServer, type Metric } from '../api/server.js';
 import type { Config } from '../config/config.js';
-import { enrichBatch } from '../enrich/stage.js';
+import { Enrichment } from '../enrich/manager.js';
 import { Forwarder } from '../forward/forwarder.js';
 import { DatagramDecoder } from '../ingest/datagram.js';
 import { loadDecoderState, saveDecoderState } from '../ingest/netflow/state.js';
@@ -70,11 +70,13 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     return savingDecoder;
   };
   const policy = new ExporterPolicy(cfg.exporters, counters);
-  const enrich = {
-    communityId: cfg.enrich.storeCommunityId,
-    communityIdSeed: cfg.enrich.communityIdSeed,
-    services: cfg.enrich.storeServices,
-  };
+  // Enrichment tables load in the background: flows received before a table is ready are stored
+  // without what it adds (metadata never gates ingestion); reloads swap whole tables.
+  const enrichment = new Enrichment(cfg.enrich, {
+    cacheDir: join(cfg.dataDir, 'intel-cache'),
+    log: (level, msg) => log[level](msg),
+  });
+  enrichment.load().then(() => enrichment.start());
   const forwarders = cfg.forward.map((f) => new Forwarder(f));
   const pipeline = new IngestPipeline({
     writer: store,
@@ -83,7 +85,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     // Forwarders encode before send() returns, so the batch can go on to the store unchanged.
     transform: (b) => {
       policy.apply(b);
-      enrichBatch(b, enrich);
+      enrichment.apply(b);
       for (const f of forwarders) f.send(b);
     },
     onError: (err) => log.error({ err: err.message }, 'store append failed'),
@@ -130,7 +132,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     batchSize: cfg.store.batchSize,
     transform: (b) => {
       policy.apply(b);
-      enrichBatch(b, enrich);
+      enrichment.apply(b);
       for (const f of forwarders) f.send(b);
     },
     onError: (input, message) => log.warn({ input }, message),
@@ -288,6 +290,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     clearInterval(stateTimer);
     clearInterval(retentionTimer);
     clearInterval(logTimer);
+    enrichment.close();
     await receiver.stop();
     await tcp.stop();
     await Promise.all(inputs.map((i) => i.stop()));

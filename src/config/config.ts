@@ -6,6 +6,10 @@
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type { FeedFormat } from '../enrich/intel/feeds.js';
+import type { FeedSpec } from '../enrich/intel/fetch.js';
+import { parseCidr } from '../enrich/ranges/lpm.js';
+import { defaultEnrichSettings, type EnrichSettings } from '../enrich/settings.js';
 import { parseFilter } from '../filter/index.js';
 import type { ForwarderOptions } from '../forward/forwarder.js';
 import { type InputSetting, parseInputSetting } from '../ingest/sources/inputs.js';
@@ -42,7 +46,7 @@ export interface Config {
   forward: ForwarderOptions[];
   /** Log inputs read with checkpoints (directory, S3, Azure Blob). */
   inputs: InputSetting[];
-  enrich: { storeCommunityId: boolean; storeServices: boolean; communityIdSeed: number };
+  enrich: EnrichSettings;
   /** HTTP ingest (POST /api/v1/ingest/*): who may push flows and how much per request. */
   ingest: { tokens: { name: string; token: string }[]; maxBody: number };
   /** `flowwatch agent` (command-line flags override these). */
@@ -76,7 +80,10 @@ type Kind =
   | 'inputs'
   | 'bool'
   | 'seed'
-  | 'tokens';
+  | 'tokens'
+  | 'paths'
+  | 'cidrs'
+  | 'feeds';
 
 interface Setting {
   key: string; // dotted YAML path
@@ -231,6 +238,58 @@ export const SETTINGS: Setting[] = [
     description: 'store IANA service names of the ports at ingest; otherwise they are looked up when shown',
   },
   {
+    key: 'enrich.networks',
+    kind: 'cidrs',
+    default: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'],
+    description:
+      "the organisation's networks, for `direction` (ingress, egress, internal, external); ranges tagged `internal` are added",
+  },
+  {
+    key: 'enrich.ranges',
+    kind: 'paths',
+    default: '[]',
+    description:
+      'IP range files: CSV (cidr,name,segment,tags), YAML/JSON lists, AWS ip-ranges.json, Azure Service Tags, GCP cloud.json → src_/dst_ range, segment, tags',
+  },
+  {
+    key: 'enrich.assets',
+    kind: 'paths',
+    default: '[]',
+    description:
+      'asset files: CSV/YAML/JSON, AWS describe-instances, Azure Resource Graph, GCP asset inventory → src_/dst_ host, vm_id, account, owner, env, asset_type, tags',
+  },
+  {
+    key: 'enrich.geo',
+    kind: 'bool',
+    default: 'true',
+    description: 'country, AS number and AS organisation from the shipped ip-location-db data (see README attribution)',
+  },
+  {
+    key: 'enrich.geoip_country',
+    kind: 'string',
+    default: '',
+    description: 'a MaxMind GeoIP2/GeoLite2 Country or City .mmdb to use instead of the shipped data',
+  },
+  {
+    key: 'enrich.geoip_asn',
+    kind: 'string',
+    default: '',
+    description: 'a MaxMind GeoIP2/GeoLite2 ASN .mmdb to use instead of the shipped data',
+  },
+  {
+    key: 'enrich.intel',
+    kind: 'feeds',
+    default: '[]',
+    description:
+      'threat-intelligence feeds: a list of `name`, `file` or `url`, `format` (list, csv, spamhaus, stix, misp, misp-freetext), optional `refresh` (default 1h), `confidence`, `column`, `confidence_column`, `delimiter`',
+  },
+  {
+    key: 'enrich.reload_interval',
+    kind: 'duration',
+    default: '5s',
+    description: 'how often range and asset files are checked for changes (a change is loaded and swapped in whole)',
+  },
+  {
     key: 'ingest.tokens',
     kind: 'tokens',
     default: '[]',
@@ -348,7 +407,7 @@ export function emptyConfig(): Config {
     },
     forward: [],
     inputs: [],
-    enrich: { storeCommunityId: false, storeServices: false, communityIdSeed: 0 },
+    enrich: defaultEnrichSettings(),
     http: { listen: '' },
     ingest: { tokens: [], maxBody: 0 },
     agent: {
@@ -559,6 +618,26 @@ function convert(s: Setting, v: unknown, file: string): unknown {
         return { name: t.name, token: t.token };
       });
     }
+    case 'paths': {
+      const list = v === '[]' ? [] : typeof v === 'string' ? [v] : v;
+      if (!Array.isArray(list) || list.some((x) => typeof x !== 'string' || x === ''))
+        throw bad('expected a file path or a list of them');
+      return list;
+    }
+    case 'cidrs': {
+      const list = typeof v === 'string' ? [v] : v;
+      if (!Array.isArray(list)) throw bad('expected a CIDR or a list of them');
+      list.forEach((c, i) => {
+        const r = typeof c === 'string' ? parseCidr(c) : 'not a string';
+        if (typeof r === 'string') throw new ConfigError(file, `${s.key}[${i}]`, `${r} (got ${JSON.stringify(c)})`);
+      });
+      return list;
+    }
+    case 'feeds': {
+      const list = typeof v === 'string' ? [] : v;
+      if (!Array.isArray(list)) throw bad('expected a list of feeds');
+      return list.map((item, i) => feedSpec(item, `${s.key}[${i}]`, file));
+    }
     case 'addrs': {
       const list = typeof v === 'string' ? [v] : v;
       if (!Array.isArray(list)) throw bad('expected host:port or a list of them');
@@ -566,6 +645,67 @@ function convert(s: Setting, v: unknown, file: string): unknown {
       return list;
     }
   }
+}
+
+const FEED_FORMATS: readonly FeedFormat[] = ['list', 'csv', 'spamhaus', 'stix', 'misp', 'misp-freetext'];
+const FEED_KEYS = [
+  'name',
+  'file',
+  'url',
+  'format',
+  'refresh',
+  'confidence',
+  'column',
+  'confidence_column',
+  'delimiter',
+];
+
+function feedSpec(item: unknown, key: string, file: string): FeedSpec {
+  if (typeof item !== 'object' || item === null || Array.isArray(item))
+    throw new ConfigError(file, key, 'expected a mapping with name, file or url, and format');
+  const o = item as Record<string, unknown>;
+  for (const k of Object.keys(o))
+    if (!FEED_KEYS.includes(k)) {
+      const near = nearest(k, FEED_KEYS);
+      throw new ConfigError(file, `${key}.${k}`, `unknown setting${near ? `; did you mean ${near}?` : ''}`);
+    }
+  if (typeof o.name !== 'string' || !/^[A-Za-z0-9._-]+$/.test(o.name))
+    throw new ConfigError(file, `${key}.name`, 'expected a feed name (letters, digits, . _ -)');
+  const loc = o.url ?? o.file;
+  if ((o.url === undefined) === (o.file === undefined) || typeof loc !== 'string' || loc === '')
+    throw new ConfigError(file, key, 'expected exactly one of `file` or `url`');
+  if (o.url !== undefined && !/^https?:\/\/./.test(loc))
+    throw new ConfigError(file, `${key}.url`, 'expected an http(s) URL');
+  if (typeof o.format !== 'string' || !(FEED_FORMATS as readonly string[]).includes(o.format))
+    throw new ConfigError(file, `${key}.format`, `expected one of ${FEED_FORMATS.join(', ')}`);
+  const spec: FeedSpec = { name: o.name, location: loc, format: o.format as FeedSpec['format'] };
+  if (o.refresh !== undefined) {
+    const ms = typeof o.refresh === 'string' ? parseDuration(o.refresh) : null;
+    if (ms === null || ms < 1000) throw new ConfigError(file, `${key}.refresh`, 'expected a duration of 1s or more');
+    spec.refreshSeconds = ms / 1000;
+  }
+  if (o.confidence !== undefined) {
+    const c = o.confidence;
+    if (typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c > 100)
+      throw new ConfigError(file, `${key}.confidence`, 'expected a whole number from 0 to 100');
+    spec.confidence = c;
+  }
+  for (const [k, field] of [
+    ['column', 'column'],
+    ['confidence_column', 'confidenceColumn'],
+  ] as const) {
+    const c = o[k];
+    if (c === undefined) continue;
+    if (typeof c !== 'string' && !(typeof c === 'number' && Number.isInteger(c) && c > 0))
+      throw new ConfigError(file, `${key}.${k}`, 'expected a header name or a column number from 1');
+    spec[field] = c;
+  }
+  if (o.delimiter !== undefined) {
+    if (typeof o.delimiter !== 'string' || o.delimiter.length !== 1)
+      throw new ConfigError(file, `${key}.delimiter`, 'expected one character');
+    spec.delimiter = o.delimiter;
+  }
+  return spec;
 }
 
 function forwardTarget(item: unknown, key: string, file: string): ForwarderOptions {

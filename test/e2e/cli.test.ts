@@ -92,7 +92,7 @@ describe('flowwatch serve, query and import on real captures', { skip }, () => {
     before(async () => {
       server = spawn(
         process.execPath,
-        [CLI, 'serve', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0'],
+        [CLI, 'serve', '--no-geo', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0'],
         {
           stdio: ['ignore', 'pipe', 'inherit'],
         },
@@ -203,7 +203,7 @@ describe('flowwatch serve, query and import on real captures', { skip }, () => {
 
   test('import reads the same captures into the same answers', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fw-e2e-import-'));
-    const summary = await flowwatch('import', '--data', dir, ...CAPTURES.map(([f]) => dataPath(f)));
+    const summary = await flowwatch('import', '--no-geo', '--data', dir, ...CAPTURES.map(([f]) => dataPath(f)));
     assert.match(summary, new RegExp(`${expectedFlows} stored`));
     const out = await flowwatch(
       'query',
@@ -237,7 +237,7 @@ describe('flowwatch serve, query and import on real captures', { skip }, () => {
 
   test('a filter error points at the column and suggests the field', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fw-e2e-err-'));
-    await flowwatch('import', '--data', dir, dataPath(CAPTURES[0][0]));
+    await flowwatch('import', '--no-geo', '--data', dir, dataPath(CAPTURES[0][0]));
     await assert.rejects(flowwatch('query', '--data', dir, 'dst prot 22'), (e: { stderr: string; code: number }) => {
       assert.equal(e.code, 2);
       assert.match(e.stderr, /column 5/);
@@ -253,7 +253,7 @@ describe('import recognises logs by content', { skip: needsData() }, () => {
     const aws = readdirSync(dataPath('cloud/aws')).map((f) => dataPath('cloud/aws', f));
     const conn = dataPath('zeek/tsv/rita-proxy-conn.log');
     const ssl = dataPath('zeek/tsv/rita-proxy-ssl.log');
-    const summary = await flowwatch('import', '--data', dir, ...aws, conn, ssl);
+    const summary = await flowwatch('import', '--no-geo', '--data', dir, ...aws, conn, ssl);
     // Independent counts: AWS records whose log-status (by the header, or the default format's
     // 14th field) is OK, or every record of a format without it; Zeek conn records are the
     // non-comment lines of conn.log.

@@ -18,8 +18,13 @@ export interface ServeProcess {
   stop: () => Promise<number | null>;
 }
 
-export async function startServe(args: string[]): Promise<ServeProcess> {
-  const proc = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * Start `flowwatch serve ARGS`. The shipped geo/ASN tables are left out unless `geo` is set: they
+ * take seconds of CPU to load, which tests of other parts should not pay for.
+ */
+export async function startServe(args: string[], opts: { geo?: boolean } = {}): Promise<ServeProcess> {
+  const all = ['serve', ...args, ...(opts.geo ? [] : ['--no-geo'])];
+  const proc = spawn(process.execPath, [CLI, ...all], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
   let log = '';
   proc.stdout?.on('data', (d: Buffer) => {

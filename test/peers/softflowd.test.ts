@@ -96,7 +96,7 @@ interface Serve {
 async function startServe(dir: string): Promise<Serve> {
   const child = spawn(
     process.execPath,
-    [CLI, 'serve', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0'],
+    [CLI, 'serve', '--no-geo', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0'],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },

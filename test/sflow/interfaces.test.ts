@@ -45,7 +45,7 @@ test('interface utilisation from stored counter samples equals tshark arithmetic
   }
   assert.ok(byIf.size >= 2);
   const dir = mkdtempSync(join(tmpdir(), 'fw-ifc-'));
-  execFileSync(process.execPath, [CLI, 'import', '--data', dir, pcap]);
+  execFileSync(process.execPath, [CLI, 'import', '--no-geo', '--data', dir, pcap]);
   const rows = JSON.parse(
     execFileSync(process.execPath, [CLI, 'interfaces', '--data', dir, '--format', 'json'], { encoding: 'utf8' }),
   ) as Record<string, number>[];
