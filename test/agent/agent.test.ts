@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import type dgram from 'node:dgram';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -28,7 +29,20 @@ async function agentFlows(http: string, port: number): Promise<Record<string, nu
     method: 'POST',
     body: JSON.stringify({
       filter: `dst port ${port} and source_type agent`,
-      fields: ['src_port', 'dst_port', 'packets', 'bytes', 'rev_packets', 'time_start', 'time_end'],
+      fields: [
+        'src_port',
+        'dst_port',
+        'packets',
+        'bytes',
+        'rev_packets',
+        'time_start',
+        'time_end',
+        'exporter',
+        'exporter_name',
+        'instance_id',
+        'account_id',
+        'region',
+      ],
       limit: 10_000,
     }),
   });
@@ -37,6 +51,21 @@ async function agentFlows(http: string, port: number): Promise<Record<string, nu
 }
 
 const sum = (rows: Record<string, number>[], k: string) => rows.reduce((a, r) => a + (r[k] ?? 0), 0);
+
+// The agent asks the cloud metadata service who it is; the real one (169.254.169.254) cannot be
+// reached from here, so a local stand-in answers the two IMDSv2 requests (token, identity document).
+async function fakeImds(): Promise<http.Server> {
+  const s = http.createServer((req, res) => {
+    if (req.method === 'PUT' && req.url === '/latest/api/token') return res.writeHead(200).end('tok');
+    if (req.url === '/latest/dynamic/instance-identity/document' && req.headers['x-aws-ec2-metadata-token'] === 'tok')
+      return res
+        .writeHead(200)
+        .end(JSON.stringify({ accountId: '210987654321', instanceId: 'i-0feedc0ffee000001', region: 'us-east-2' }));
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  return s;
+}
 
 test('agent on lo: server stopped and restarted mid-way; the store ends with exactly the packets sent', {
   skip,
@@ -54,7 +83,12 @@ test('agent on lo: server stopped and restarted mid-way; the store ends with exa
   sockets.push(sink);
   const port = sink.address().port;
   const spool = join(dir, 'spool');
+  const imds = await fakeImds();
   agent = await startAgent([
+    '--cloud-metadata',
+    'aws',
+    '--metadata-endpoint',
+    `http://127.0.0.1:${(imds.address() as { port: number }).port}`,
     '--interface',
     'lo',
     '--server',
@@ -135,6 +169,15 @@ test('agent on lo: server stopped and restarted mid-way; the store ends with exa
     [],
     'spool empty once acknowledged',
   );
+
+  // every flow carries the host and the identity the metadata service gave
+  const r0 = rows[0] as unknown as Record<string, string>;
+  assert.deepEqual(
+    [r0.exporter, r0.exporter_name, r0.instance_id, r0.account_id, r0.region],
+    ['test-agent', 'test-agent', 'i-0feedc0ffee000001', '210987654321', 'us-east-2'],
+  );
+  assert.ok(rows.every((r) => (r as unknown as Record<string, string>).instance_id === 'i-0feedc0ffee000001'));
+  imds.close();
 
   assert.equal(await agent.stop(), 0);
   assert.match(agent.log(), /agent stopped/);
