@@ -328,7 +328,7 @@ function parsedWords(text: string): Uint32Array {
 }
 
 describe('geo loading errors', () => {
-  it('a malformed line is skipped and reported with file and line; the rest loads', async () => {
+  it('a dataset directory without its files fails the load with the missing path', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'geo-'));
     writeFileSync(
       join(dir, 'geo-whois-asn-country-ipv4-num.csv'),
@@ -338,7 +338,7 @@ describe('geo loading errors', () => {
       join(dir, 'geo-whois-asn-country-ipv6-num.csv'),
       '42540488320432167789079031612388147200,42540488320433376714898646241562853375,JP\n',
     );
-    const t = await loadGeoDb({ countryDir: dir, asnDir: dir + '-none' }).catch((e: unknown) => e);
+    const t = await loadGeoDb({ countryDir: dir, asnDir: `${dir}-none` }).catch((e: unknown) => e);
     // The ASN directory is missing: a file that cannot be read fails the load with its path.
     assert.ok(t instanceof EnrichSourceError);
     assert.match(t.message, /asn-ipv4-num\.csv/);
