@@ -21,8 +21,8 @@
 //
 // Agent batches carry a batch id (agent, epoch, seq; see src/agent/wire.ts). The server keeps the
 // last DEDUP_PER_AGENT sequence numbers of each agent (and at most DEDUP_AGENTS agents, the least
-// recently seen forgotten first) in `<data_dir>/ingest-batches.json`, written (fsync + rename)
-// after the commit and before the 200; a batch id already seen is answered 200
+// recently seen forgotten first) in `<data_dir>/ingest-batches.log`, appended (fsync) after the
+// commit and before the 200; a batch id already seen is answered 200
 // {"duplicate": true, "stored": 0} without storing anything, also after a server restart.
 // Known window: a crash after the store's COMMIT and before that file is written forgets the id,
 // and the agent's retry of that one batch is stored twice.
@@ -86,7 +86,8 @@ export interface HttpIngestOptions {
 
 export const INGEST_FLOWS_PATH = '/api/v1/ingest/flows';
 export const INGEST_NDJSON_PATH = '/api/v1/ingest/ndjson';
-export const DEDUP_PER_AGENT = 4096;
+// An agent resends only its oldest unacknowledged batch, so a short window per agent suffices.
+export const DEDUP_PER_AGENT = 1024;
 export const DEDUP_AGENTS = 10_000;
 /** Rejected records listed in an answer (the count is always complete). */
 const MAX_REJECTED_LISTED = 100;
@@ -230,8 +231,7 @@ export class HttpIngest {
         result.stored++;
       }
       await this.opts.commit();
-      this.dedup.add(key, seq);
-      this.dedup.save();
+      this.dedup.record(key, seq);
       this.opts.counters?.add(agent, 'flows', result.stored);
       return result;
     })();
@@ -554,25 +554,38 @@ function writeRecord(
 
 // ---- batch ids seen
 
-/** Recent agent batch ids, persisted so that a restarted server still answers "duplicate". */
+/**
+ * Recent agent batch ids, persisted so that a restarted server still answers "duplicate".
+ *
+ * The file is a log of `key<TAB>seq` lines: each acknowledged batch appends one line and fsyncs
+ * (constant cost per request, whatever the number of agents); when the log holds four times the
+ * ids kept in memory it is rewritten from memory (temp file, fsync, rename).
+ */
 export class BatchDedup {
   private readonly agents = new Map<string, { seqs: Set<number>; order: number[] }>();
   private loaded = false;
+  private fd: number | undefined;
+  private lines = 0;
+  private kept = 0;
 
   constructor(private readonly file: string) {}
 
   load(): void {
     if (this.loaded) return;
     this.loaded = true;
-    let doc: unknown;
+    let text = '';
     try {
-      doc = JSON.parse(readFileSync(this.file, 'utf8'));
+      text = readFileSync(this.file, 'utf8');
     } catch {
-      return; // absent on first start; a damaged file only forgets ids (retries may then be stored twice)
+      return; // absent on first start
     }
-    if (typeof doc !== 'object' || doc === null) return;
-    for (const [key, seqs] of Object.entries(doc as Record<string, unknown>))
-      if (Array.isArray(seqs)) for (const s of seqs) if (typeof s === 'number') this.add(key, s);
+    // A torn last line (crash mid-append) or a damaged file only forgets ids: retries of those
+    // batches may then be stored twice.
+    for (const line of text.split('\n')) {
+      const tab = line.lastIndexOf('\t');
+      const seq = Number(line.slice(tab + 1));
+      if (tab > 0 && line.length > tab + 1 && Number.isSafeInteger(seq)) this.add(line.slice(0, tab), seq);
+    }
   }
 
   has(key: string, seq: number): boolean {
@@ -582,29 +595,55 @@ export class BatchDedup {
   add(key: string, seq: number): void {
     let a = this.agents.get(key);
     if (a === undefined) {
-      if (this.agents.size >= DEDUP_AGENTS) this.agents.delete(this.agents.keys().next().value as string);
+      if (this.agents.size >= DEDUP_AGENTS) {
+        const oldest = this.agents.keys().next().value as string;
+        this.kept -= this.agents.get(oldest)?.order.length ?? 0;
+        this.agents.delete(oldest);
+      }
       a = { seqs: new Set(), order: [] };
     } else this.agents.delete(key); // re-inserted below: Map order is least recently seen first
     this.agents.set(key, a);
     if (a.seqs.has(seq)) return;
     a.seqs.add(seq);
     a.order.push(seq);
-    if (a.order.length > DEDUP_PER_AGENT) a.seqs.delete(a.order.shift() as number);
+    this.kept++;
+    if (a.order.length > DEDUP_PER_AGENT) {
+      a.seqs.delete(a.order.shift() as number);
+      this.kept--;
+    }
   }
 
-  /** Write the file durably (temp file, fsync, rename). */
-  save(): void {
-    const doc: Record<string, number[]> = {};
-    for (const [k, a] of this.agents) doc[k] = a.order;
+  /** Remember an id durably (before the request is acknowledged). */
+  record(key: string, seq: number): void {
+    this.add(key, seq);
+    if (this.fd === undefined || this.lines > 4 * Math.max(this.kept, 1024)) this.rewrite();
+    else {
+      writeSync(this.fd, `${key.replace(/[\t\n]/g, ' ')}\t${seq}\n`);
+      fsyncSync(this.fd);
+      this.lines++;
+    }
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private rewrite(): void {
+    this.close();
+    const out: string[] = [];
+    for (const [k, a] of this.agents) for (const seq of a.order) out.push(`${k.replace(/[\t\n]/g, ' ')}\t${seq}\n`);
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.tmp`;
     const fd = openSync(tmp, 'w');
     try {
-      writeSync(fd, JSON.stringify(doc));
+      writeSync(fd, out.join(''));
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, this.file);
+    this.fd = openSync(this.file, 'a');
+    this.lines = out.length;
   }
 }

@@ -160,7 +160,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
         maxBody: cfg.ingest.maxBody,
         sink: pipeline,
         commit: () => commitWritten(),
-        dedupFile: join(cfg.dataDir, 'ingest-batches.json'),
+        dedupFile: join(cfg.dataDir, 'ingest-batches.log'),
         counters,
       }),
       health: () => ({
