@@ -148,6 +148,45 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     false,
     cfg.enrich.communityIdSeed,
   );
+  // Counter growth per exporter (and kernel drops per listener) goes into the coverage series
+  // with each commit, under the minute it was counted in.
+  const deltas = new CounterDeltas();
+  const recordCoverage = () => {
+    const snap = counters.snapshot();
+    for (const [listener, drops] of receiver.kernelDrops()) snap[`listener:${listener}`] = { kernel_drops: drops };
+    const minute = Date.now();
+    for (const [exporter, d] of Object.entries(deltas.take(snap))) store.recordCoverage(minute, exporter, d);
+  };
+
+  let flushing: Promise<void> | undefined;
+  let flushError: Error | undefined;
+  const flush = () => {
+    if (flushing) return flushing;
+    flushing = (async () => {
+      try {
+        recordCoverage();
+        stored = await pipeline.flush();
+        flushError = undefined;
+      } catch (err) {
+        flushError = err as Error;
+        log.error({ err: (err as Error).message }, 'flush failed');
+      } finally {
+        flushing = undefined;
+      }
+    })();
+    return flushing;
+  };
+  // HTTP ingest acknowledges only committed rows: a flush already running may have handed its
+  // batches to the store before the request's rows were written, so wait for it and run (or join)
+  // one that starts after them. A store append refused meanwhile fails the request too (it may
+  // have held the request's rows; the client retries).
+  const commitWritten = async () => {
+    const failedBefore = pipeline.failed;
+    if (flushing) await flushing;
+    await flush();
+    if (flushError) throw flushError;
+    if (pipeline.failed > failedBefore) throw new Error('the store refused a batch');
+  };
   let api: ApiServer | undefined;
   let httpAddress = '';
   if (cfg.http.listen) {
@@ -191,46 +230,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     }
   })();
 
-  // Counter growth per exporter (and kernel drops per listener) goes into the coverage series
-  // with each commit, under the minute it was counted in.
-  const deltas = new CounterDeltas();
-  const recordCoverage = () => {
-    const snap = counters.snapshot();
-    for (const [listener, drops] of receiver.kernelDrops()) snap[`listener:${listener}`] = { kernel_drops: drops };
-    const minute = Date.now();
-    for (const [exporter, d] of Object.entries(deltas.take(snap))) store.recordCoverage(minute, exporter, d);
-  };
-
-  let flushing: Promise<void> | undefined;
-  let flushError: Error | undefined;
-  const flush = () => {
-    if (flushing) return flushing;
-    flushing = (async () => {
-      try {
-        recordCoverage();
-        stored = await pipeline.flush();
-        flushError = undefined;
-      } catch (err) {
-        flushError = err as Error;
-        log.error({ err: (err as Error).message }, 'flush failed');
-      } finally {
-        flushing = undefined;
-      }
-    })();
-    return flushing;
-  };
   const flushTimer = setInterval(flush, cfg.store.flushInterval);
-  // HTTP ingest acknowledges only committed rows: a flush already running may have handed its
-  // batches to the store before the request's rows were written, so wait for it and run (or join)
-  // one that starts after them. A store append refused meanwhile fails the request too (it may
-  // have held the request's rows; the client retries).
-  const commitWritten = async () => {
-    const failedBefore = pipeline.failed;
-    if (flushing) await flushing;
-    await flush();
-    if (flushError) throw flushError;
-    if (pipeline.failed > failedBefore) throw new Error('the store refused a batch');
-  };
   // Counters of earlier runs, so the stored totals keep counting across restarts.
   const previousStates = await store.exporterStates();
   const saveState = async () => {
