@@ -19,6 +19,13 @@ const USAGE = `flowwatch — network flow telemetry and security analytics
 usage:
   flowwatch serve [--config FILE] [--data DIR] [--listen HOST:PORT]... [--listen-tcp HOST:PORT]... [--http HOST:PORT] [--no-geo]
   flowwatch import [--data DIR] [--config FILE] [--format pcap|zeek|aws-vpc|azure|gcp|oci] [--no-geo] FILE...
+  flowwatch import [--data DIR] [--config FILE] [--format F] [--no-geo] --watch DIR
+  flowwatch import [...] [--watch] s3://BUCKET/PREFIX [--endpoint URL] [--region R] [--path-style]
+  flowwatch import [...] [--watch] azblob://CONTAINER/PREFIX [--connection-string S]
+                  [--settle 2s] [--poll 60s]
+                                      logs as they arrive, each object once (a rerun skips what is stored);
+                                      S3 credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the
+                                      SDK chain, Azure from AZURE_STORAGE_CONNECTION_STRING
   flowwatch query [--data DIR] [--since T] [--until T] [FILTER]
                   [--top N --by FIELD[,FIELD...] --order flows|packets|bytes]
                   [--fields F,...] [--limit N] [--format table|csv|json|ndjson]
@@ -246,7 +253,22 @@ async function importCmd(args: string[]): Promise<number> {
     format: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
     'no-geo': { type: 'boolean' },
+    watch: { type: 'boolean' },
+    endpoint: { type: 'string' },
+    region: { type: 'string' },
+    'path-style': { type: 'boolean' },
+    'connection-string': { type: 'string' },
+    settle: { type: 'string' },
+    poll: { type: 'string' },
   });
+  if (values.watch || positionals.some((p) => /^(s3|azblob):\/\//i.test(p))) {
+    const { sourceImportCommand, SourceUsageError } = await import('./import-sources.js');
+    try {
+      return await sourceImportCommand(values, positionals);
+    } catch (e) {
+      throw e instanceof SourceUsageError ? new UsageError(e.message) : e;
+    }
+  }
   if (positionals.length === 0) throw new UsageError('import: name at least one file');
   const format = values.format as ImportFormat | undefined;
   if (format !== undefined && !IMPORT_FORMATS.includes(format))

@@ -74,7 +74,19 @@ export interface LogSourceOptions {
   commitMs?: number;
   /** Problems worth a log line: unreadable objects, parse errors (first few per object). */
   onError?: (message: string) => void;
+  /** After each object is parsed (before its commit): what it held, for per-object progress lines. */
+  onObject?: (key: string, read: LogObjectRead) => void;
   now?: () => number;
+}
+
+/** One object as read by a pass. */
+export interface LogObjectRead {
+  records: number;
+  /** Rows handed to the store (excluding those committed by an earlier run). */
+  flows: number;
+  malformed: number;
+  /** Rows skipped because an earlier run committed them (a resumed or grown object). */
+  resumedRows: number;
 }
 
 export interface LogSourceStats {
@@ -82,6 +94,8 @@ export interface LogSourceStats {
   objects: number;
   /** Objects listed but already in the checkpoint. */
   skipped: number;
+  /** Records read from the objects read this run (lines, JSON records, Azure tuples, Parquet rows), good or bad. */
+  records: number;
   /** Rows handed to the store this run. */
   flows: number;
   /** Rows of re-read objects skipped because they were committed before. */
@@ -121,6 +135,7 @@ export class LogSource {
   readonly stats: LogSourceStats = {
     objects: 0,
     skipped: 0,
+    records: 0,
     flows: 0,
     resumedRows: 0,
     malformed: 0,
@@ -299,12 +314,19 @@ export class LogSource {
     }
     this.parsedRows += produced;
     this.stats.objects++;
+    this.stats.records += r.records;
     this.stats.flows += produced;
     if (r.malformed) {
       this.stats.malformed += r.malformed;
       this.opts.counters.add(`input:${this.opts.name}`, 'malformed', r.malformed);
     }
     for (const e of r.errors.slice(0, 3)) this.report(e);
+    this.opts.onObject?.(o.key, {
+      records: r.records,
+      flows: produced,
+      malformed: r.malformed,
+      resumedRows: Math.min(skipRows, r.flows),
+    });
     this.inflight.push({
       key: o.key,
       version: o.version,
