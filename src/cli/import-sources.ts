@@ -253,6 +253,7 @@ export async function importFromSource(o: SourceImportOptions): Promise<SourceIm
     storedBefore = await store.count();
     if (o.watch) inner.watch?.(() => wake?.());
     let shownObjects = 0;
+    let shownListed = false;
     while (!o.signal?.aborted) {
       try {
         await source.runOnce();
@@ -266,9 +267,11 @@ export async function importFromSource(o: SourceImportOptions): Promise<SourceIm
         error(`${inner.description}: ${msg}`);
       }
       if (lister.more) continue;
-      if (o.watch && source.stats.objects !== shownObjects) {
+      // A total whenever something was read, and once when the objects already there are known.
+      if (o.watch && (source.stats.objects !== shownObjects || (!shownListed && lister.listed.size > 0))) {
         shownObjects = source.stats.objects;
-        print(runningTotal(source.stats, (await store.count()) - storedBefore));
+        shownListed = lister.listed.size > 0;
+        print(runningTotal(source.stats, lister.listed.size, (await store.count()) - storedBefore));
       }
       const recheck = inner.recheckMs?.();
       if (!o.watch && recheck === undefined) break;
@@ -315,9 +318,9 @@ export function renderSourceSummary(s: SourceImportSummary, location: string): s
   );
 }
 
-function runningTotal(st: LogSource['stats'], stored: number): string {
+function runningTotal(st: LogSource['stats'], listed: number, stored: number): string {
   return (
-    `total: ${st.objects} object(s), ${st.records} log records, ${st.flows} flows decoded, ${stored} stored, ` +
+    `total: ${listed} object(s) seen, ${st.objects} read, ${st.records} log records, ${st.flows} flows decoded, ${stored} stored, ` +
     `${st.malformed} malformed, ${st.errors} unreadable`
   );
 }
