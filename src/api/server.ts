@@ -83,6 +83,8 @@ export class ApiServer {
             return send(res, 200, await t.timeseries(body as never));
           case '/api/v1/interfaces':
             return send(res, 200, await t.interfaces(body as never));
+          case '/api/v1/ids-alerts':
+            return send(res, 200, await t.idsAlerts(body as never));
         }
       } catch (e) {
         if (e instanceof FilterError || e instanceof QueryError) return send(res, 400, { error: e.message });

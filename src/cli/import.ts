@@ -5,7 +5,7 @@
 // logs given in the same import, by uid) and AWS VPC Flow Logs, plain or gzip.
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Enrichment } from '../enrich/manager.js';
 import type { EnrichSettings } from '../enrich/settings.js';
 import { parseAwsVpcLog } from '../ingest/cloud/aws-vpc.js';
@@ -14,7 +14,9 @@ import { parseGcpFlowLog } from '../ingest/cloud/gcp.js';
 import { parseOciFlowLog } from '../ingest/cloud/oci.js';
 import { DatagramDecoder, looksLikeFlowDatagram } from '../ingest/datagram.js';
 import { detectFormat, type ImportFormat, maybeGunzip } from '../ingest/detect.js';
+import { meterCapture } from '../ingest/meter/meter.js';
 import { readUdpPackets } from '../ingest/pcap/reader.js';
+import { parseSuricataEve } from '../ingest/suricata/eve.js';
 import { parseZeekLogs, type ZeekLogFile } from '../ingest/zeek/logs.js';
 import { ExporterCounters } from '../pipeline/counters.js';
 import { ExporterPolicy, type ExporterSetting } from '../pipeline/exporter-policy.js';
@@ -29,8 +31,12 @@ export interface ImportSummary {
   otherPackets: number;
   flows: number;
   stored: number;
-  /** Log records read (Zeek, cloud logs). */
+  /** Log records read (Zeek, Suricata, cloud logs). */
   logRecords: number;
+  /** Packets of captures metered into flows. */
+  meteredPackets: number;
+  /** IDS alerts stored (Suricata). */
+  alerts: number;
   exporters: string[];
   errors: string[];
   /** Facts worth a line that are not errors. */
@@ -51,6 +57,20 @@ export interface ImportOptions {
   enrich?: EnrichSettings;
   /** Read every file as this format instead of recognising it by content. */
   format?: ImportFormat;
+}
+
+/** Meter a pcap/pcapng file into flows; returns the flows emitted. */
+function meterFile(buf: Uint8Array, file: string, sink: IngestPipeline, s: ImportSummary): number {
+  let errors = 0;
+  const m = meterCapture(buf, {
+    sink,
+    exporter: `pcap:${basename(file)}`,
+    onError: (what) => {
+      if (errors++ < 20) s.errors.push(`${file}: ${what}`);
+    },
+  });
+  s.meteredPackets += m.stats.packets;
+  return m.stats.flowsEmitted;
 }
 
 /** Flows per commit during an import. */
@@ -103,6 +123,8 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
     flows: 0,
     stored: 0,
     logRecords: 0,
+    meteredPackets: 0,
+    alerts: 0,
     exporters: [],
     errors: [],
     notes: [...enrichNotes],
@@ -160,8 +182,25 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
         await pipeline.flush();
         continue;
       }
+      if (format === 'suricata') {
+        const r = parseSuricataEve(raw, file, Date.now(), pipeline);
+        s.flows += r.flows + r.netflows;
+        s.logRecords += r.events;
+        s.alerts += r.alerts.length;
+        store.appendIdsAlerts(r.alerts);
+        if (r.malformed) counters.add(`file:${file}`, 'malformed', r.malformed);
+        for (const e of r.errors.slice(0, 20)) s.errors.push(e.message);
+        await pipeline.flush();
+        continue;
+      }
+      if (format === 'meter') {
+        s.flows += meterFile(raw, file, pipeline, s);
+        await pipeline.flush();
+        continue;
+      }
       const buf = raw;
       let lastShown = 0;
+      const exportBefore = s.exportPackets;
       const onError = (msg: string) => s.errors.push(`${file}: ${msg}`);
       for (const p of readUdpPackets(buf, onError)) {
         s.packets++;
@@ -185,6 +224,12 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
           const done = (p.payload.byteOffset - buf.byteOffset + p.payload.length) / buf.length;
           opts.progress(done, `${file}: ${s.exportPackets} export packets, ${s.flows} flows`);
         }
+      }
+      // A capture with no flow export in it is traffic: meter it into flows (what YAF does).
+      if (s.exportPackets === exportBefore && opts.format === undefined) {
+        s.notes.push(`${file}: no NetFlow/IPFIX/sFlow datagrams: its packets were metered into flows`);
+        s.flows += meterFile(raw, file, pipeline, s);
+        await pipeline.flush();
       }
     }
     if (zeek.length) {

@@ -18,7 +18,7 @@ const USAGE = `flowwatch — network flow telemetry and security analytics
 
 usage:
   flowwatch serve [--config FILE] [--data DIR] [--listen HOST:PORT]... [--listen-tcp HOST:PORT]... [--http HOST:PORT] [--no-geo]
-  flowwatch import [--data DIR] [--config FILE] [--format pcap|zeek|aws-vpc|azure|gcp|oci] [--no-geo] FILE...
+  flowwatch import [--data DIR] [--config FILE] [--format pcap|meter|zeek|suricata|aws-vpc|azure|gcp|oci] [--no-geo] FILE...
   flowwatch import [--data DIR] [--config FILE] [--format F] [--no-geo] --watch DIR
   flowwatch import [...] [--watch] s3://BUCKET/PREFIX [--endpoint URL] [--region R] [--path-style]
   flowwatch import [...] [--watch] azblob://CONTAINER/PREFIX [--connection-string S]
@@ -39,6 +39,8 @@ usage:
                                       meter this host's traffic (tcpdump) and ship the flows to a server
   flowwatch enrich check [--config FILE] [--at T] [--format table|json] ADDR|DOMAIN... [--flow "SRC[:PORT] DST[:PORT] [PROTO]"]
                                       every enrichment that applies, and where it came from
+  flowwatch ids-alerts [--data DIR] [--since T] [--until T] [--limit N] [--with-flows] [--format ...]
+                                      IDS alerts (Suricata eve.json), with the flows of their connection
   flowwatch fields                    the fields the filter language and --by/--fields accept
   flowwatch config --reference | --check FILE
 
@@ -71,6 +73,8 @@ async function main(argv: string[]): Promise<number> {
       return fields();
     case 'enrich':
       return enrich(rest);
+    case 'ids-alerts':
+      return idsAlerts(rest);
     case 'config':
       return config(rest);
     case undefined:
@@ -294,7 +298,8 @@ async function importCmd(args: string[]): Promise<number> {
     .join('\n');
   process.stdout.write(
     `imported ${summary.files} file(s): ${summary.packets} packets, ${summary.exportPackets} flow datagrams, ` +
-      `${summary.logRecords} log records, ${summary.flows} flows decoded, ${summary.stored} stored\n` +
+      `${summary.logRecords} log records, ${summary.meteredPackets} packets metered, ${summary.flows} flows decoded, ` +
+      `${summary.stored} stored${summary.alerts ? `, ${summary.alerts} IDS alerts` : ''}\n` +
       `exporters: ${summary.exporters.join(', ') || '(none)'}\n` +
       (lost ? `not decoded:\n${lost}\n` : '') +
       (summary.notes.length ? `notes:\n${summary.notes.map((e) => `  ${e}`).join('\n')}\n` : '') +
@@ -466,6 +471,46 @@ interface TableInfo {
   rows: number;
   minTimeMs?: number | null;
   maxTimeMs?: number | null;
+}
+
+async function idsAlerts(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    data: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    limit: { type: 'string' },
+    'with-flows': { type: 'boolean' },
+    format: { type: 'string' },
+  });
+  const format = formatArg(values.format);
+  const limit = values.limit === undefined ? 100 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit <= 0) throw new UsageError('ids-alerts --limit: a positive whole number');
+  const target = await openTarget((values.data as string) ?? './data');
+  try {
+    const r = await target.idsAlerts({
+      since: timeArg('since', values.since),
+      until: timeArg('until', values.until),
+      limit,
+      withFlows: values['with-flows'] === true,
+    });
+    const cols = [
+      'time',
+      'signature_id',
+      'signature',
+      'severity',
+      'src_addr',
+      'src_port',
+      'dst_addr',
+      'dst_port',
+      'proto',
+      'community_id',
+    ];
+    if (values['with-flows']) cols.push('flow_exporter', 'flow_bytes', 'flow_rev_bytes');
+    process.stdout.write(renderRows(r.rows, format === 'table' ? cols : Object.keys(r.rows[0] ?? {}), format));
+  } finally {
+    await target.close();
+  }
+  return 0;
 }
 
 async function interfaces(args: string[]): Promise<number> {

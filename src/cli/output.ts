@@ -10,7 +10,7 @@ export const FORMATS: Format[] = ['table', 'csv', 'json', 'ndjson'];
 type Row = Record<string, unknown>;
 
 function isTimeField(name: string): boolean {
-  return name === 't' || findColumn(name)?.type === 'time';
+  return name === 't' || name === 'time' || name === 'flow_start' || findColumn(name)?.type === 'time';
 }
 
 /** JSON-ready value: times as ISO text, bigints as numbers. */

@@ -5,8 +5,9 @@
 import { communityId } from '../enrich/community-id.js';
 import { serviceName } from '../enrich/services.js';
 import { compileSql, filterFields, parseFilter } from '../filter/index.js';
+import type { IdsAlert } from '../ingest/suricata/eve.js';
 import { findColumn } from '../schema/columns.js';
-import type { FlowStore } from '../store/store.js';
+import type { FlowRow, FlowStore } from '../store/store.js';
 
 export type Row = Record<string, unknown>;
 export type Order = 'flows' | 'packets' | 'bytes';
@@ -91,6 +92,26 @@ export function summariseLosses(coverage: Record<string, Record<string, number>>
   return Object.keys(out).length ? out : undefined;
 }
 
+function alertRow(a: IdsAlert): FlowRow {
+  return {
+    time: a.time,
+    signature_id: a.signatureId,
+    signature: a.signature,
+    category: a.category,
+    severity: a.severity,
+    action: a.action,
+    src_addr: a.srcAddr,
+    src_port: a.srcPort,
+    dst_addr: a.dstAddr,
+    dst_port: a.dstPort,
+    proto: a.proto,
+    app_proto: a.appProto,
+    community_id: a.communityId,
+    flow_id: a.flowId,
+    sensor: a.sensor,
+  };
+}
+
 /** What the CLI talks to: the store in this process, or a running server over HTTP. */
 export interface QueryTarget {
   flows(req: FlowsRequest): Promise<QueryResult>;
@@ -99,7 +120,16 @@ export interface QueryTarget {
   stats(): Promise<Record<string, unknown>>;
   /** sFlow interface utilisation over a range (from counter samples). */
   interfaces(req: InterfacesRequest): Promise<QueryResult>;
+  /** IDS alerts (Suricata) over a range, optionally with the flows of their connection. */
+  idsAlerts(req: IdsAlertsRequest): Promise<QueryResult>;
   close(): Promise<void>;
+}
+
+export interface IdsAlertsRequest {
+  since?: number;
+  until?: number;
+  limit?: number;
+  withFlows?: boolean;
 }
 
 export interface InterfacesRequest {
@@ -195,6 +225,27 @@ export class LocalQueryTarget implements QueryTarget {
     return { rows: await this.store.interfaceUtilisation(req), table: 'interface_counters' };
   }
 
+  async idsAlerts(req: IdsAlertsRequest): Promise<QueryResult> {
+    const limit = req.limit ?? 100;
+    if (!req.withFlows) {
+      const alerts = await this.store.idsAlerts({ ...req, limit });
+      return { rows: alerts.map((a) => alertRow(a)), table: 'ids_alerts' };
+    }
+    const pairs = await this.store.idsAlertsWithFlows({ ...req, limit });
+    return {
+      rows: pairs.map(({ alert, flow }) => ({
+        ...alertRow(alert),
+        flow_start: flow.timeStart,
+        flow_exporter: flow.exporter,
+        flow_bytes: flow.bytes,
+        flow_packets: flow.packets,
+        flow_rev_bytes: flow.revBytes,
+        flow_rev_packets: flow.revPackets,
+      })),
+      table: 'ids_alerts+flows',
+    };
+  }
+
   async stats(): Promise<Record<string, unknown>> {
     const exporters = await this.store.exporterStates();
     return { store: await this.store.stats(), exporters, ...this.extraStats() };
@@ -230,6 +281,9 @@ export class RemoteQueryTarget implements QueryTarget {
   }
   interfaces(req: InterfacesRequest): Promise<QueryResult> {
     return this.call('/api/v1/interfaces', req) as Promise<QueryResult>;
+  }
+  idsAlerts(req: IdsAlertsRequest): Promise<QueryResult> {
+    return this.call('/api/v1/ids-alerts', req) as Promise<QueryResult>;
   }
   stats(): Promise<Record<string, unknown>> {
     return this.call('/api/v1/stats') as Promise<Record<string, unknown>>;

@@ -3,7 +3,9 @@
 // questions in column names; JS values come back (addresses as text, enums as names, times as ms).
 
 import type { InterfaceCounters } from '../ingest/sflow/decoder.js';
+import type { IdsAlert } from '../ingest/suricata/eve.js';
 import type { FlowBatch } from '../pipeline/flow-batch.js';
+import type { AlertWithFlow } from './duckdb/ids-alerts.js';
 
 /** Parameterised SQL from the filter compiler: `$1..$n` placeholders over column names. */
 export interface SqlWhere {
@@ -123,6 +125,12 @@ export interface FlowStore {
    * minute they were counted in; written with the next commit.
    */
   recordCoverage(minuteMs: number, exporter: string, counts: Record<string, number>): void;
+  /** Store IDS alerts (Suricata) with the next commit, in the same transaction as the flows. */
+  appendIdsAlerts(alerts: readonly IdsAlert[]): void;
+  /** IDS alerts in the range, newest first. */
+  idsAlerts(range: { since?: number; until?: number; limit?: number }): Promise<IdsAlert[]>;
+  /** IDS alerts in the range with the flows of their connection (same Community ID, around the alert time). */
+  idsAlertsWithFlows(range: { since?: number; until?: number; limit?: number }): Promise<AlertWithFlow[]>;
   /** Store an sFlow interface counter sample with the next commit. */
   appendInterfaceCounters(sample: InterfaceCounters): void;
   /** Average/peak bits per second each way, errors and discards, per agent and interface. */

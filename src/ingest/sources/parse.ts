@@ -9,9 +9,10 @@ import { parseAzureFlowLog } from '../cloud/azure.js';
 import { parseGcpFlowLog } from '../cloud/gcp.js';
 import { parseOciFlowLog } from '../cloud/oci.js';
 import { detectFormat, type ImportFormat, maybeGunzip } from '../detect.js';
+import { type IdsAlert, parseSuricataEve } from '../suricata/eve.js';
 import { parseZeekLogs } from '../zeek/logs.js';
 
-export type LogFormat = Exclude<ImportFormat, 'pcap'> | 'aws-parquet';
+export type LogFormat = Exclude<ImportFormat, 'pcap' | 'meter'> | 'aws-parquet';
 
 export interface LogObjectParseResult {
   /** null when the format was not recognised (or is not a log format). */
@@ -24,6 +25,8 @@ export interface LogObjectParseResult {
   malformed: number;
   /** `name:line: message`, at most MAX_ERRORS of them. */
   errors: string[];
+  /** IDS alerts (Suricata eve.json): stored beside the flows, not as flows. */
+  alerts?: IdsAlert[];
 }
 
 const MAX_ERRORS = 20;
@@ -49,7 +52,9 @@ export async function parseLogObject(
   };
   switch (fmt) {
     case null:
-      res.errors.push(`${name}: not a log format flowwatch reads (AWS VPC text or Parquet, Azure, GCP, OCI, Zeek)`);
+      res.errors.push(
+        `${name}: not a log format flowwatch reads (AWS VPC text or Parquet, Azure, GCP, OCI, Zeek, Suricata eve.json)`,
+      );
       return res;
     case 'aws-parquet': {
       const r = await parseAwsVpcParquet(data, name, receivedMs, sink);
@@ -76,6 +81,13 @@ export async function parseLogObject(
       take(r.errors);
       return res;
     }
+    case 'suricata': {
+      const r = parseSuricataEve(data, name, receivedMs, sink);
+      Object.assign(res, { records: r.events, flows: r.flows + r.netflows, malformed: r.malformed });
+      res.alerts = r.alerts;
+      take(r.errors);
+      return res;
+    }
     case 'zeek': {
       // A single file: conn.log rows stand alone (the dns/ssl/http joins need their logs given together).
       const r = parseZeekLogs([{ name, data }], receivedMs, sink);
@@ -92,5 +104,5 @@ export async function parseLogObject(
 export function detectLogFormat(data: Uint8Array): LogFormat | null {
   if (looksLikeParquet(data)) return 'aws-parquet';
   const f = detectFormat(data.subarray(0, 1 << 20));
-  return f === 'pcap' ? null : f;
+  return f === 'pcap' || f === 'meter' ? null : f;
 }

@@ -135,22 +135,37 @@ export interface AlertsWithFlowsQuery extends IdsAlertQuery {
  * Alerts in [fromMs, toMs) joined to the flows with the same Community ID whose time span (widened
  * by windowMs on each side) contains the alert time: the Community ID is the same hash of the
  * 5-tuple for Suricata, Zeek and our computed ids (computeCommunityIds), so an alert finds the
- * NetFlow/IPFIX/Zeek flows of its connection. An alert without community_id, or with no such flow,
- * is not returned. One row per (alert, flow) pair, newest alert first.
+ * NetFlow/IPFIX/Zeek flows of its connection; flows without a stored id match on the 5-tuple in
+ * either direction. An alert with no such flow is not returned. One row per (alert, flow) pair, newest alert first.
  */
 export async function alertsWithFlows(conn: DuckDBConnection, q: AlertsWithFlowsQuery): Promise<AlertWithFlow[]> {
   const flows = q.flowsTable ?? 'flows';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(flows)) throw new Error(`flowsTable: not a table name: ${flows}`);
   const win = BigInt(Math.max(0, Math.floor(q.windowMs ?? 60_000)));
-  const r = await conn.runAndReadAll(
-    `SELECT ${COLUMNS.map(([n]) => `a.${n}`).join(', ')},
+  // Three equi-joins rather than one OR: DuckDB hash-joins each, where an OR of conditions is a
+  // nested loop over every flow. Flows whose ids were not stored (NetFlow, IPFIX, metered pcaps:
+  // computed when shown) are found by their 5-tuple, either way round.
+  const within = 'a.time >= f.time_start - $4 AND a.time <= coalesce(f.time_end, f.time_start) + $4';
+  const range = 'f.time_start <= $2 + $4 AND coalesce(f.time_end, f.time_start) >= $1 - $4';
+  const alerts = `(SELECT * FROM ${IDS_ALERTS} WHERE time >= $1 AND time < $2)`;
+  const pick = `${COLUMNS.map(([n]) => `a.${n}`).join(', ')},
        f.time_start, f.time_end, f.src_addr, f.dst_addr, f.src_port, f.dst_port, f.proto,
-       f.bytes, f.packets, f.rev_bytes, f.rev_packets, f.exporter, f.community_id
-     FROM ${IDS_ALERTS} a JOIN ${flows} f
-       ON f.community_id = a.community_id
-      AND a.time >= f.time_start - $4 AND a.time <= coalesce(f.time_end, f.time_start) + $4
-     WHERE a.time >= $1 AND a.time < $2
-     ORDER BY a.time DESC, a.source, f.time_start, f.exporter LIMIT $3`,
+       f.bytes, f.packets, f.rev_bytes, f.rev_packets, f.exporter, f.community_id`;
+  const r = await conn.runAndReadAll(
+    `SELECT DISTINCT * FROM (
+       SELECT ${pick} FROM ${alerts} a JOIN ${flows} f
+         ON f.community_id = a.community_id AND ${within} WHERE ${range}
+       UNION ALL
+       SELECT ${pick} FROM ${alerts} a JOIN ${flows} f
+         ON f.src_addr = a.src_addr AND f.dst_addr = a.dst_addr AND f.proto = a.proto
+        AND f.src_port IS NOT DISTINCT FROM a.src_port AND f.dst_port IS NOT DISTINCT FROM a.dst_port AND ${within}
+        WHERE ${range}
+       UNION ALL
+       SELECT ${pick} FROM ${alerts} a JOIN ${flows} f
+         ON f.src_addr = a.dst_addr AND f.dst_addr = a.src_addr AND f.proto = a.proto
+        AND f.src_port IS NOT DISTINCT FROM a.dst_port AND f.dst_port IS NOT DISTINCT FROM a.src_port AND ${within}
+        WHERE ${range})
+     ORDER BY time DESC, source, time_start, exporter LIMIT $3`,
     [BigInt(Math.floor(q.fromMs)), BigInt(Math.floor(q.toMs)), BigInt(q.limit ?? 1000), win],
   );
   const n = COLUMNS.length;

@@ -31,6 +31,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBAppender, DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
 import type { InterfaceCounters } from '../../ingest/sflow/decoder.js';
+import type { IdsAlert } from '../../ingest/suricata/eve.js';
 import type { FlowBatch } from '../../pipeline/flow-batch.js';
 import { allColumns, C, type ColumnDef, findColumn, SCHEMA_VERSION } from '../../schema/columns.js';
 import { duckdbColumnType, flowsTableDDL, quoteIdent } from '../../schema/duckdb.js';
@@ -49,6 +50,7 @@ import type {
 } from '../store.js';
 import { CHUNK_ROWS, ChunkWriter } from './chunk-writer.js';
 import { api } from './duckdb-api.js';
+import { type AlertWithFlow, alertsWithFlows, appendIdsAlerts, idsAlertsDDL, queryIdsAlerts } from './ids-alerts.js';
 import {
   INTERFACE_COUNTERS,
   interfaceCountersDDL,
@@ -164,6 +166,8 @@ class DuckDBFlowStore implements FlowStore {
   private inTxn = false;
   /** sFlow interface counter samples waiting for the next commit. */
   private countersPending: InterfaceCounters[] = [];
+  /** IDS alerts (Suricata) waiting for the next commit: stored in the same transaction as their flows. */
+  private alertsPending: IdsAlert[] = [];
   /** Coverage rows waiting for the next commit. */
   private coveragePending: [number, string, string, number][] = [];
   /** Talker partial rows inserted since the last compaction, and their earliest minute. */
@@ -218,6 +222,7 @@ class DuckDBFlowStore implements FlowStore {
     await this.createViews(this.rc, false);
     await c.run(COVERAGE_DDL);
     await c.run(interfaceCountersDDL());
+    await c.run(idsAlertsDDL());
     await c.run(
       'CREATE TABLE IF NOT EXISTS exporters (exporter VARCHAR PRIMARY KEY, updated_ms BIGINT NOT NULL, state VARCHAR NOT NULL)',
     );
@@ -382,6 +387,7 @@ class DuckDBFlowStore implements FlowStore {
       !this.inTxn &&
       this.coveragePending.length === 0 &&
       this.countersPending.length === 0 &&
+      this.alertsPending.length === 0 &&
       !this.commitHooks.some((h) => h.pending())
     )
       return this.stored;
@@ -398,6 +404,11 @@ class DuckDBFlowStore implements FlowStore {
         const rows = this.countersPending;
         this.countersPending = [];
         for (const q of interfaceCountersInserts(rows)) await c.run(q.sql, q.params as DuckDBValue[]);
+      }
+      if (this.alertsPending.length) {
+        const rows = this.alertsPending;
+        this.alertsPending = [];
+        await appendIdsAlerts(c, rows);
       }
       for (const h of this.commitHooks)
         if (h.pending())
@@ -419,6 +430,21 @@ class DuckDBFlowStore implements FlowStore {
       const i = this.commitHooks.indexOf(hook);
       if (i >= 0) this.commitHooks.splice(i, 1);
     };
+  }
+
+  appendIdsAlerts(alerts: readonly IdsAlert[]): void {
+    if (this.readOnly) return;
+    for (const a of alerts) this.alertsPending.push(a);
+  }
+
+  /** IDS alerts in the range, newest first. */
+  idsAlerts(o: { since?: number; until?: number; limit?: number }): Promise<IdsAlert[]> {
+    return queryIdsAlerts(this.rc, { fromMs: o.since ?? 0, toMs: o.until ?? Number.MAX_SAFE_INTEGER, limit: o.limit });
+  }
+
+  /** IDS alerts in the range joined to the flows of their connection (see alertsWithFlows). */
+  idsAlertsWithFlows(o: { since?: number; until?: number; limit?: number }): Promise<AlertWithFlow[]> {
+    return alertsWithFlows(this.rc, { fromMs: o.since ?? 0, toMs: o.until ?? Number.MAX_SAFE_INTEGER, limit: o.limit });
   }
 
   appendInterfaceCounters(sample: InterfaceCounters): void {
@@ -586,7 +612,9 @@ class DuckDBFlowStore implements FlowStore {
       if (this.closed) return;
       try {
         if (!this.readOnly) {
-          if (this.talkerPartials > 0) {
+          // Rows appended since the last flush() become talker partials only in this drain: a
+          // session that appends and closes without flushing must compact them too.
+          if (this.talkerPartials > 0 || this.staged > 0) {
             if (!this.inTxn) {
               await this.writer().run('BEGIN TRANSACTION');
               this.inTxn = true;
