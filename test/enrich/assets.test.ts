@@ -287,6 +287,7 @@ test('applyAssets after applyRanges on the AWS VPC examples: fields by flow time
   const dir = dataPath('cloud', 'aws');
   const sink = new CollectingSink(() => new FlowBatch(64));
   for (const f of readdirSync(dir).sort()) parseAwsVpcLog(readFileSync(join(dir, f)), f, 0, sink);
+  const all = table.allEntries();
   let matched = 0;
   let merged = 0;
   const times = new Set<string>();
@@ -298,7 +299,7 @@ test('applyAssets after applyRanges on the AWS VPC examples: fields by flow time
         const addr = b.getAddr(columnIndex(`${side}_addr`), r);
         if (addr === null) continue;
         const t = b.getNum(C.time_start, r);
-        const ref = refAsset(table.entries, addr, t);
+        const ref = refAsset(all, addr, t);
         const get = (f: string) => b.getString(columnIndex(`${side}_${f}`), r);
         assert.equal(get('host'), ref?.name || null, `${side} ${addr} at ${t}`);
         assert.equal(get('vm_id'), ref?.vmId || null);

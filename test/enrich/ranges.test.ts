@@ -271,6 +271,8 @@ test('applyRanges and applyDirection on the AWS VPC Flow Logs examples equal a l
   const own = buildOwnNetworks(['198.51.100.0/24'], table);
   assert.deepEqual(own.errors, []);
   const batches = awsFlows();
+  const all = table.allEntries();
+  const internal = all.filter((e) => e.tags.includes('internal'));
   let rows = 0;
   let named = 0;
   const dirs = new Map<string, number>();
@@ -287,19 +289,14 @@ test('applyRanges and applyDirection on the AWS VPC Flow Logs examples equal a l
         ['src', sa],
         ['dst', da],
       ] as const) {
-        const ref = refLookup(table.prefixes.entries, addr);
+        const ref = refLookup(all, addr);
         const name = b.getString(columnIndex(`${side}_range`), r);
         assert.equal(name, ref?.name || null, `${side} ${addr}`);
         assert.equal(b.getString(columnIndex(`${side}_segment`), r), ref?.segment || null);
         assert.deepEqual(b.getList(columnIndex(`${side}_tags`), r), ref?.tags ?? []);
         if (name) named++;
       }
-      const isOwn = (a: string) =>
-        a.startsWith('198.51.100.') ||
-        refLookup(
-          table.prefixes.entries.filter((e) => e.tags.includes('internal')),
-          a,
-        ) !== undefined;
+      const isOwn = (a: string) => a.startsWith('198.51.100.') || refLookup(internal, a) !== undefined;
       const want = isOwn(sa) ? (isOwn(da) ? 'internal' : 'egress') : isOwn(da) ? 'ingress' : 'external';
       const got = DIRECTIONS[b.getNum(C.direction, r)];
       assert.equal(got, want, `${sa} → ${da}`);

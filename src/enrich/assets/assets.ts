@@ -17,7 +17,7 @@
 
 import { type FlowBatch, formatAddrWords, parseAddr } from '../../pipeline/flow-batch.js';
 import { columnIndex } from '../../schema/columns.js';
-import { csvRows, isObject, str, tagList, yamlList } from '../ranges/text.js';
+import { csvRows, Interner, isObject, ListInterner, lineNumber, str, tagList, yamlList } from '../ranges/text.js';
 import { type EnrichmentHit, EnrichSourceError } from '../source-error.js';
 
 export interface AssetEntry {
@@ -97,35 +97,91 @@ export function parseAssets(file: string, text: string, opts: AssetParseOptions 
 
 // ---- the table
 
+// Per asset and side in AssetTable.slots: the pass stamp, then the batch codes of host, vm_id,
+// account, owner, env, asset_type and the asset's tag list — one 32-byte run, so a row's asset costs
+// one cache line however many columns it fills.
+const SLOT = 8;
+
+/**
+ * Assets as columns: per asset the interned ids of its fields (ids are per distinct string, so the
+ * 40 accounts of 100 k assets are 40 dictionary look-ups per batch, not 100 k), its validity times
+ * and where it was declared. Entry objects are made on demand (`entry(i)`) for `enrich check`.
+ */
 export class AssetTable {
-  // v4: open addressing. keys4[i] = address, slot4[i] = group + 1 (0 = empty).
-  private readonly keys4: Uint32Array;
-  private readonly slot4: Int32Array;
+  // v4: open addressing over pairs [address, slot] in one array (one cache line per probe).
+  // slot = asset + 1 when the address has one asset for all time (the common case: no interval to
+  // choose), slot = -(group + 1) when the group's records must be searched by time, 0 = empty.
+  private readonly hash4: Int32Array;
   private readonly mask4: number;
   private readonly groups6 = new Map<string, number>();
   /** Per group: first record; records of a group are contiguous. */
   private readonly groupStart: Uint32Array;
+  /** Per group: the address (4 words), for `entry(i).ips`. */
+  private readonly groupAddr: Uint32Array;
   private readonly recAsset: Int32Array;
   private readonly recFrom: Float64Array;
   private readonly recTo: Float64Array;
-  // Scratch for applyAssets (see RangeTable): per asset and side, codes of its 6 strings + tags.
+  /** Per asset: its groups (one per address, in the entry's order) at ipGroups[ipStart[a]..ipStart[a+1]). */
+  private readonly ipStart: Uint32Array;
+  private readonly ipGroups: Uint32Array;
+  /** Per field (FIELDS order, then tags): per asset the id in `values[field]` / `tagLists`. */
+  readonly fieldOf: Uint32Array[];
+  readonly values: readonly (readonly string[])[];
+  readonly tagLists: readonly (readonly string[])[];
+  private readonly validFrom: Float64Array;
+  private readonly validTo: Float64Array;
+  private readonly seenAt: Float64Array;
+  private readonly sourceOf: Uint32Array;
+  private readonly lineOf: Uint32Array;
+  private readonly sources: readonly string[];
+  readonly size: number;
+  // Scratch for applyAssets (see RangeTable): per asset and side a SLOT run; per field id and side
+  // a stamp and a code; a small hash of merged (range tags, asset tags) codes.
   private pass = 0;
-  readonly stamp: Uint32Array;
-  readonly codes: Uint32Array;
-  readonly mergeCache = new Map<number, number>();
+  /** @internal */
+  readonly slots: Uint32Array;
+  /** @internal per field (6 + tags) and side: [stamp, code] per id */
+  readonly fieldCodes: Uint32Array[];
+  /** @internal */
+  readonly merge = new MergeCache();
 
+  /** @internal use buildAssetTable */
   constructor(
-    readonly entries: readonly AssetEntry[],
+    entries: readonly AssetEntry[],
     readonly warnings: readonly string[],
   ) {
+    const n = entries.length;
+    this.size = n;
+    const interners = FIELDS.map(() => new Interner());
+    const tagLists = new ListInterner();
+    const sources = new Interner();
+    this.fieldOf = [...FIELDS, 'tags'].map(() => new Uint32Array(n));
+    this.validFrom = new Float64Array(n);
+    this.validTo = new Float64Array(n);
+    this.seenAt = new Float64Array(n);
+    this.sourceOf = new Uint32Array(n);
+    this.lineOf = new Uint32Array(n);
     // Records per address, from the entries' intervals or their snapshots.
     const byAddr = new Map<string, { asset: number; from: number; to: number; seen: number }[]>();
-    for (let i = 0; i < entries.length; i++) {
+    const ipsOf: string[][] = [];
+    for (let i = 0; i < n; i++) {
       const e = entries[i];
+      const vals = [e.name, e.vmId, e.account, e.owner, e.env, e.type];
+      for (let k = 0; k < 6; k++) this.fieldOf[k][i] = interners[k].id(vals[k]);
+      this.fieldOf[6][i] = tagLists.id(e.tags);
+      this.validFrom[i] = e.validFrom ?? Number.NaN;
+      this.validTo[i] = e.validTo ?? Number.NaN;
+      this.seenAt[i] = e.seenAt ?? Number.NaN;
+      const colon = e.source.lastIndexOf(':');
+      const line = colon >= 0 ? lineNumber(e.source, colon + 1) : 0;
+      this.sourceOf[i] = sources.id(line > 0 ? e.source.slice(0, colon) : e.source);
+      this.lineOf[i] = line;
+      const keys: string[] = [];
       for (const ip of e.ips) {
         const w = parseAddr(ip);
         if (w === null) continue;
         const key = formatAddrWords(w, 0);
+        keys.push(key);
         let list = byAddr.get(key);
         if (list === undefined) {
           list = [];
@@ -138,7 +194,11 @@ export class AssetTable {
           seen: e.seenAt ?? Number.NaN,
         });
       }
+      ipsOf.push(keys);
     }
+    this.values = interners.map((x) => x.values);
+    this.tagLists = tagLists.lists;
+    this.sources = sources.values;
     let nrec = 0;
     for (const list of byAddr.values()) {
       snapshotsToIntervals(list);
@@ -147,13 +207,14 @@ export class AssetTable {
     const groups = byAddr.size;
     let cap = 16;
     while (cap < groups * 2) cap *= 2;
-    this.keys4 = new Uint32Array(cap);
-    this.slot4 = new Int32Array(cap);
+    this.hash4 = new Int32Array(cap * 2);
     this.mask4 = cap - 1;
     this.groupStart = new Uint32Array(groups + 1);
+    this.groupAddr = new Uint32Array(groups * 4);
     this.recAsset = new Int32Array(nrec);
     this.recFrom = new Float64Array(nrec);
     this.recTo = new Float64Array(nrec);
+    const groupOf = new Map<string, number>();
     let g = 0;
     let r = 0;
     for (const [key, list] of byAddr) {
@@ -165,44 +226,87 @@ export class AssetTable {
         r++;
       }
       const w = parseAddr(key) as Uint32Array;
+      this.groupAddr.set(w, g * 4);
+      groupOf.set(key, g);
       if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) {
         let h = hash4(w[3]) & this.mask4;
-        while (this.slot4[h] !== 0) h = (h + 1) & this.mask4;
-        this.keys4[h] = w[3];
-        this.slot4[h] = g + 1;
+        while (this.hash4[h * 2 + 1] !== 0) h = (h + 1) & this.mask4;
+        this.hash4[h * 2] = w[3] | 0;
+        const x = list[0];
+        const always = list.length === 1 && x.from === Number.NEGATIVE_INFINITY && x.to === Number.POSITIVE_INFINITY;
+        this.hash4[h * 2 + 1] = always ? x.asset + 1 : -(g + 1);
       } else this.groups6.set(key, g);
       g++;
     }
     this.groupStart[groups] = r;
-    this.stamp = new Uint32Array(entries.length * 2);
-    this.codes = new Uint32Array(entries.length * 14);
+    this.ipStart = new Uint32Array(n + 1);
+    let nip = 0;
+    for (let i = 0; i < n; i++) nip += ipsOf[i].length;
+    this.ipGroups = new Uint32Array(nip);
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      this.ipStart[i] = k;
+      for (const key of ipsOf[i]) this.ipGroups[k++] = groupOf.get(key) as number;
+    }
+    this.ipStart[n] = k;
+    this.slots = new Uint32Array(n * 2 * SLOT);
+    this.fieldCodes = [...this.values, this.tagLists].flatMap((v) => [
+      new Uint32Array(v.length * 2),
+      new Uint32Array(v.length * 2),
+    ]);
   }
 
-  get size(): number {
-    return this.entries.length;
+  /** Asset i as an object (for `enrich check` and tests; not for the hot path). */
+  entry(i: number): AssetEntry {
+    const f = (k: number) => this.values[k][this.fieldOf[k][i]];
+    const ips: string[] = [];
+    for (let j = this.ipStart[i]; j < this.ipStart[i + 1]; j++)
+      ips.push(formatAddrWords(this.groupAddr, this.ipGroups[j] * 4));
+    const line = this.lineOf[i];
+    const file = this.sources[this.sourceOf[i]];
+    const e: AssetEntry = {
+      ips,
+      name: f(0),
+      vmId: f(1),
+      account: f(2),
+      owner: f(3),
+      env: f(4),
+      type: f(5),
+      tags: this.tagLists[this.fieldOf[6][i]],
+      source: line === 0 ? file : `${file}:${line}`,
+    };
+    if (!Number.isNaN(this.validFrom[i])) e.validFrom = this.validFrom[i];
+    if (!Number.isNaN(this.validTo[i])) e.validTo = this.validTo[i];
+    if (!Number.isNaN(this.seenAt[i])) e.seenAt = this.seenAt[i];
+    return e;
+  }
+
+  /** Every asset in load order (materialised: for tests and small tables). */
+  allEntries(): AssetEntry[] {
+    const out: AssetEntry[] = [];
+    for (let i = 0; i < this.size; i++) out.push(this.entry(i));
+    return out;
   }
 
   /** Asset index for the address in words[off..] at time `t` (ms; NaN: now, i.e. open-ended), or -1. */
   lookupWords(words: Uint32Array, off: number, t: number): number {
-    let g: number;
-    if (words[off] === 0 && words[off + 1] === 0 && words[off + 2] === 0xffff) {
-      const a = words[off + 3];
-      let h = hash4(a) & this.mask4;
-      for (;;) {
-        const s = this.slot4[h];
-        if (s === 0) return -1;
-        if (this.keys4[h] === a) {
-          g = s - 1;
-          break;
-        }
-        h = (h + 1) & this.mask4;
-      }
-    } else {
-      const found = this.groups6.get(formatAddrWords(words, off));
-      if (found === undefined) return -1;
-      g = found;
+    if (words[off] === 0 && words[off + 1] === 0 && words[off + 2] === 0xffff) return this.lookupV4(words[off + 3], t);
+    const found = this.groups6.get(formatAddrWords(words, off));
+    return found === undefined ? -1 : this.pick(found, t);
+  }
+
+  /** Asset index for an IPv4 address (unsigned 32-bit) at time t, or -1. */
+  lookupV4(a: number, t: number): number {
+    const tab = this.hash4;
+    const mask = this.mask4;
+    const key = a | 0;
+    let h = hash4(a) & mask;
+    for (;;) {
+      const s = tab[h * 2 + 1];
+      if (s === 0) return -1;
+      if (tab[h * 2] === key) return s > 0 ? s - 1 : this.pick(-s - 1, t);
+      h = (h + 1) & mask;
     }
-    return this.pick(g, t);
   }
 
   /** Asset for an address in text at time t (ms, optional). */
@@ -210,7 +314,7 @@ export class AssetTable {
     const w = parseAddr(addr.trim());
     if (w === null) return undefined;
     const i = this.lookupWords(w, 0, t);
-    return i < 0 ? undefined : this.entries[i];
+    return i < 0 ? undefined : this.entry(i);
   }
 
   private pick(g: number, t: number): number {
@@ -230,22 +334,25 @@ export class AssetTable {
     return best;
   }
 
+  private groupOfText(addr: string): number {
+    const w = parseAddr(addr.trim());
+    if (w === null) return -1;
+    const key = formatAddrWords(w, 0);
+    const g = this.groups6.get(key);
+    if (g !== undefined) return g;
+    // IPv4 groups are only in the hash; a linear look over groupAddr is fine for `enrich check`.
+    for (let i = 0; i * 4 < this.groupAddr.length; i++) {
+      const o = i * 4;
+      if (this.groupAddr[o] === w[0] && this.groupAddr[o + 1] === w[1] && this.groupAddr[o + 2] === w[2]) {
+        if (this.groupAddr[o + 3] === w[3]) return i;
+      }
+    }
+    return -1;
+  }
+
   /** Every interval recorded for the address: for `enrich check`. */
   history(addr: string): { asset: number; from: number; to: number }[] {
-    const w = parseAddr(addr.trim());
-    if (w === null) return [];
-    const key = formatAddrWords(w, 0);
-    let g = -1;
-    if (w[2] === 0xffff && w[0] === 0 && w[1] === 0) {
-      let h = hash4(w[3]) & this.mask4;
-      while (this.slot4[h] !== 0) {
-        if (this.keys4[h] === w[3]) {
-          g = this.slot4[h] - 1;
-          break;
-        }
-        h = (h + 1) & this.mask4;
-      }
-    } else g = this.groups6.get(key) ?? -1;
+    const g = this.groupOfText(addr);
     if (g < 0) return [];
     const out: { asset: number; from: number; to: number }[] = [];
     for (let r = this.groupStart[g]; r < this.groupStart[g + 1]; r++) {
@@ -258,24 +365,81 @@ export class AssetTable {
   nextPass(): number {
     this.pass = (this.pass + 1) >>> 0;
     if (this.pass === 0) {
-      this.stamp.fill(0);
+      for (let i = 0; i < this.slots.length; i += SLOT) this.slots[i] = 0;
+      for (const c of this.fieldCodes) for (let i = 0; i < c.length; i += 2) c[i] = 0;
       this.pass = 1;
     }
-    this.mergeCache.clear();
+    this.merge.clear();
     return this.pass;
   }
 
   get byteSize(): number {
-    return (
-      this.keys4.byteLength +
-      this.slot4.byteLength +
+    let b =
+      this.hash4.byteLength +
       this.groupStart.byteLength +
+      this.groupAddr.byteLength +
       this.recAsset.byteLength +
       this.recFrom.byteLength +
       this.recTo.byteLength +
-      this.stamp.byteLength +
-      this.codes.byteLength
-    );
+      this.ipStart.byteLength +
+      this.ipGroups.byteLength +
+      this.validFrom.byteLength +
+      this.validTo.byteLength +
+      this.seenAt.byteLength +
+      this.sourceOf.byteLength +
+      this.lineOf.byteLength +
+      this.slots.byteLength;
+    for (const a of [...this.fieldOf, ...this.fieldCodes]) b += a.byteLength;
+    return b;
+  }
+}
+
+/**
+ * Codes of merged tag lists (range tags already in the row + an asset's tags) for one batch, keyed
+ * by (row's tags code, asset tag list id): open addressing on typed arrays, emptied per pass.
+ */
+class MergeCache {
+  private keyA = new Int32Array(1024);
+  private keyB = new Int32Array(1024);
+  private val = new Int32Array(1024);
+  private used = 0;
+  private mask = 1023;
+
+  clear(): void {
+    if (this.used === 0) return;
+    this.val.fill(0);
+    this.used = 0;
+  }
+
+  /** The merged code, or 0 when not cached yet. */
+  get(a: number, b: number): number {
+    let h = (Math.imul(a, 0x9e3779b1) ^ b) & this.mask;
+    for (;;) {
+      const v = this.val[h];
+      if (v === 0 || (this.keyA[h] === a && this.keyB[h] === b)) return v;
+      h = (h + 1) & this.mask;
+    }
+  }
+
+  set(a: number, b: number, v: number): void {
+    if ((this.used + 1) * 2 > this.mask + 1) this.grow();
+    let h = (Math.imul(a, 0x9e3779b1) ^ b) & this.mask;
+    while (this.val[h] !== 0) h = (h + 1) & this.mask;
+    this.keyA[h] = a;
+    this.keyB[h] = b;
+    this.val[h] = v;
+    this.used++;
+  }
+
+  private grow(): void {
+    const { keyA, keyB, val } = this;
+    const cap = (this.mask + 1) * 2;
+    this.keyA = new Int32Array(cap);
+    this.keyB = new Int32Array(cap);
+    this.val = new Int32Array(cap);
+    this.mask = cap - 1;
+    this.used = 0;
+    for (let i = 0; i < val.length; i++) if (val[i] !== 0) this.set(keyA[i], keyB[i], val[i]);
   }
 }
 
@@ -326,8 +490,8 @@ export function loadAssetTable(files: readonly { file: string; text: string; opt
   for (const f of files) {
     const l = parseAssets(f.file, f.text, f.options);
     for (const e of l.entries) entries.push(e);
-    errors.push(...l.errors);
-    warnings.push(...l.warnings);
+    for (const e of l.errors) errors.push(e);
+    for (const w of l.warnings) warnings.push(w);
   }
   const table = buildAssetTable(entries);
   return { table, errors, warnings: [...warnings, ...table.warnings] };
@@ -340,7 +504,8 @@ const FIELDS = ['host', 'vm_id', 'account', 'owner', 'env', 'asset_type'] as con
 /**
  * Fill src_/dst_ host, vm_id, account, owner, env, asset_type from the asset that held each address
  * at the flow's time_start, and merge its tags into src_/dst_tags after the range tags already
- * there (run applyRanges first). Codes are looked up once per asset (and per tag-list pair) per batch.
+ * there (run applyRanges first). Codes are looked up once per distinct value (and per pair of tag
+ * lists) per batch.
  */
 export function applyAssets(table: AssetTable, batch: FlowBatch): void {
   if (table.size === 0) return;
@@ -362,46 +527,80 @@ function applySide(table: AssetTable, batch: FlowBatch, pass: number, side: 0 | 
   const tags = batch.data[tagsCol] as Uint32Array;
   const tagsValid = batch.valid[tagsCol];
   const tagDict = batch.lists[tagsCol];
-  const stamp = table.stamp;
-  const codes = table.codes;
-  const merge = table.mergeCache;
-  const nAssets = table.size;
+  const d0 = batch.data[cols[0]] as Uint32Array;
+  const d1 = batch.data[cols[1]] as Uint32Array;
+  const d2 = batch.data[cols[2]] as Uint32Array;
+  const d3 = batch.data[cols[3]] as Uint32Array;
+  const d4 = batch.data[cols[4]] as Uint32Array;
+  const d5 = batch.data[cols[5]] as Uint32Array;
+  const v0 = batch.valid[cols[0]];
+  const v1 = batch.valid[cols[1]];
+  const v2 = batch.valid[cols[2]];
+  const v3 = batch.valid[cols[3]];
+  const v4 = batch.valid[cols[4]];
+  const v5 = batch.valid[cols[5]];
+  const slots = table.slots;
+  const tagsOf = table.fieldOf[6];
+  const merge = table.merge;
   const n = batch.length;
   for (let r = 0; r < n; r++) {
     if (addrValid[r] === 0) continue;
-    const a = table.lookupWords(addrs, r * 4, timeValid[r] === 1 ? times[r] : Number.NaN);
+    const o = r * 4;
+    const t = timeValid[r] === 1 ? times[r] : Number.NaN;
+    const a =
+      addrs[o] === 0 && addrs[o + 1] === 0 && addrs[o + 2] === 0xffff
+        ? table.lookupV4(addrs[o + 3], t)
+        : table.lookupWords(addrs, o, t);
     if (a < 0) continue;
-    const base = a * 14 + side * 7;
-    const s = a * 2 + side;
-    if (stamp[s] !== pass) {
-      const e = table.entries[a];
-      const vals = [e.name, e.vmId, e.account, e.owner, e.env, e.type];
-      for (let k = 0; k < 6; k++) codes[base + k] = batch.strings[cols[k]]?.code(vals[k]) ?? 0;
-      codes[base + 6] = tagDict?.code(e.tags) ?? 0;
-      stamp[s] = pass;
+    const s = (a * 2 + side) * SLOT;
+    if (slots[s] !== pass) fillSlot(table, batch, cols, tagsCol, a, side, s, pass);
+    let c = slots[s + 1];
+    if (c !== 0) {
+      d0[r] = c;
+      v0[r] = 1;
     }
-    for (let k = 0; k < 6; k++) {
-      const c = codes[base + k];
-      if (c === 0) continue;
-      (batch.data[cols[k]] as Uint32Array)[r] = c;
-      batch.valid[cols[k]][r] = 1;
+    c = slots[s + 2];
+    if (c !== 0) {
+      d1[r] = c;
+      v1[r] = 1;
     }
-    const own = codes[base + 6];
+    c = slots[s + 3];
+    if (c !== 0) {
+      d2[r] = c;
+      v2[r] = 1;
+    }
+    c = slots[s + 4];
+    if (c !== 0) {
+      d3[r] = c;
+      v3[r] = 1;
+    }
+    c = slots[s + 5];
+    if (c !== 0) {
+      d4[r] = c;
+      v4[r] = 1;
+    }
+    c = slots[s + 6];
+    if (c !== 0) {
+      d5[r] = c;
+      v5[r] = 1;
+    }
+    const own = slots[s + 7];
     if (own === 0) continue;
     const prev = tagsValid[r] === 1 ? tags[r] : 0;
-    if (prev === 0) {
+    if (prev === 0 || prev === own) {
       tags[r] = own;
     } else {
       // Range tags first, then the asset's; the pair's merged code is computed once per batch and
       // side (src_tags and dst_tags have separate dictionaries, so their codes differ).
-      const key = (prev * nAssets + a) * 2 + side;
-      let m = merge.get(key);
-      if (m === undefined) {
+      const tl = tagsOf[a];
+      const key = tl * 2 + side;
+      let m = merge.get(prev, key);
+      if (m === 0) {
         const list = tagDict as NonNullable<typeof tagDict>;
         const merged = [...list.values[prev]];
-        for (const t of table.entries[a].tags) if (!merged.includes(t)) merged.push(t);
+        for (const x of table.tagLists[tl]) if (!merged.includes(x)) merged.push(x);
         m = list.code(merged);
-        merge.set(key, m);
+        merge.set(prev, key, m);
       }
       tags[r] = m;
     }
@@ -409,9 +608,41 @@ function applySide(table: AssetTable, batch: FlowBatch, pass: number, side: 0 | 
   }
 }
 
+/** The batch codes of asset a's fields for one side, through the per-field-id caches. */
+function fillSlot(
+  table: AssetTable,
+  batch: FlowBatch,
+  cols: readonly number[],
+  tagsCol: number,
+  a: number,
+  side: number,
+  s: number,
+  pass: number,
+): void {
+  const slots = table.slots;
+  for (let k = 0; k < 7; k++) {
+    const id = table.fieldOf[k][a];
+    if (id === 0) {
+      slots[s + 1 + k] = 0;
+      continue;
+    }
+    const fc = table.fieldCodes[k * 2 + side];
+    if (fc[id * 2] !== pass) {
+      fc[id * 2 + 1] =
+        k < 6
+          ? (batch.strings[cols[k]]?.code(table.values[k][id]) ?? 0)
+          : (batch.lists[tagsCol]?.code(table.tagLists[id]) ?? 0);
+      fc[id * 2] = pass;
+    }
+    slots[s + 1 + k] = fc[id * 2 + 1];
+  }
+  slots[s] = pass;
+}
+
 /** The asset holding the address at `timeMs` (or now), with the other assets it was held by. */
 export function describeAssets(table: AssetTable, addr: string, timeMs?: number): EnrichmentHit[] {
-  const hit = table.lookup(addr, timeMs ?? Number.NaN);
+  const w = parseAddr(addr.trim());
+  const hit = w === null ? -1 : table.lookupWords(w, 0, timeMs ?? Number.NaN);
   const out: EnrichmentHit[] = [];
   const fieldsOf = (e: AssetEntry, from: number, to: number) => {
     const f: Record<string, string | number | readonly string[]> = {};
@@ -428,14 +659,14 @@ export function describeAssets(table: AssetTable, addr: string, timeMs?: number)
   };
   const hist = table.history(addr);
   for (const h of hist) {
-    const e = table.entries[h.asset];
-    if (e !== hit) continue;
+    if (h.asset !== hit) continue;
+    const e = table.entry(h.asset);
     out.push({ kind: 'asset', origin: e.source, fields: fieldsOf(e, h.from, h.to) });
     break;
   }
   for (const h of hist) {
-    const e = table.entries[h.asset];
-    if (e === hit) continue;
+    if (h.asset === hit) continue;
+    const e = table.entry(h.asset);
     out.push({ kind: 'asset', origin: e.source, fields: { ...fieldsOf(e, h.from, h.to), not_at_that_time: 'true' } });
   }
   return out;

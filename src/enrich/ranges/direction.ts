@@ -38,7 +38,14 @@ export function buildOwnNetworks(
     }
   }
   if (ranges) {
-    for (const e of ranges.prefixes.entries) if (e.tags.includes(tag)) b.add(e.cidr, undefined, e.source);
+    // Which tag lists hold the tag, once per list rather than once per entry.
+    const has = Uint8Array.from(ranges.tagLists, (l) => (l.includes(tag) ? 1 : 0));
+    const words = new Uint32Array(4);
+    for (let i = 0; i < ranges.size; i++) {
+      if (has[ranges.tagsOf[i]] === 0) continue;
+      const len = ranges.index.prefixOf(i, words);
+      b.add(words, len, ranges.entry(i).source);
+    }
   }
   return { table: b.build(), errors };
 }

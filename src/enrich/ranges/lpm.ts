@@ -1,16 +1,17 @@
 // Longest-prefix match over the FlowBatch address encoding (4 words, IPv4 as ::ffff:a.b.c.d).
 //
-// Built once, then immutable (hot reload swaps whole tables). The prefixes are flattened into
+// Built once, then immutable (hot reload swaps whole tables). The prefixes are first flattened into
 // disjoint intervals: each boundary point says which prefix holds from there up to the next point,
-// so nesting is resolved at build time and a lookup is one binary search, not a walk over
-// prefix lengths.
+// so nesting is resolved at build time.
 //
-// * IPv4 (the bulk of flows): Uint32Array of interval starts + Int32Array of entry indexes, and a
-//   65 537-slot index on the top 16 bits that narrows the search to the intervals of that /16
-//   (a few hundred at most with millions of /24s), so a lookup touches a couple of cache lines.
-//   Measured against a DIR-16-8-8 table: same speed class here, a fraction of the memory when the
-//   prefixes are long.
-// * IPv6: the same intervals on 128-bit bounds (4 words per point), searched word by word.
+// * IPv4 (the bulk of flows): the intervals are then written into a DIR-16-8-8 table: a 65 536-slot
+//   first level on the top 16 bits, and 256-slot chunks for the next 8 and the last 8 bits, made
+//   only where a /16 (or a /24) is not covered by one entry. A lookup is one to three array reads
+//   with no data-dependent branching on the address beyond "is this a chunk", and independent
+//   lookups overlap their cache misses (a binary search over the same intervals is a chain of
+//   dependent reads: measured 13 M lookups/s with 1 M prefixes, against ~60 M/s here). Memory grows
+//   with the number of /16s that hold longer prefixes (1 KiB each), not with 2^24.
+// * IPv6: the intervals on 128-bit bounds (4 words per point), searched word by word.
 //
 // Semantics: the most specific prefix always wins; for two identical prefixes the one added last
 // wins and the other is reported in `duplicates`. Host bits under the mask are cleared (AWS's own
@@ -27,14 +28,15 @@ export interface PrefixDuplicate {
   winner: number;
 }
 
-export class PrefixTableBuilder<T> {
-  private readonly values: T[] = [];
+/** Prefixes without values: entry i is the i-th prefix added (the range table keeps its own columns). */
+export class PrefixIndexBuilder {
+  private n = 0;
   // Per added prefix: 4 words of the (masked) network address and the 128-bit prefix length.
   private words = new Uint32Array(1024);
   private lens = new Uint8Array(256);
 
   get size(): number {
-    return this.values.length;
+    return this.n;
   }
 
   /**
@@ -43,7 +45,7 @@ export class PrefixTableBuilder<T> {
    * with prefixLen omitted. Returns the entry index, or throws RangeError for a bad prefix (the
    * loaders turn that into a line-numbered error).
    */
-  add(addr: Uint32Array | string, prefixLen: number | undefined, value: T): number {
+  add(addr: Uint32Array | string, prefixLen?: number): number {
     let w: Uint32Array;
     let len: number;
     if (typeof addr === 'string') {
@@ -58,51 +60,48 @@ export class PrefixTableBuilder<T> {
       w = addr;
       len = prefixLen;
     }
-    const i = this.values.length;
+    return this.addWords(w, 0, len);
+  }
+
+  /** Add 4 words at w[off..] with a 128-bit length already checked to be 0..128. */
+  addWords(w: Uint32Array, off: number, len: number): number {
+    const i = this.n;
     if ((i + 1) * 4 > this.words.length) {
       const nw = new Uint32Array(this.words.length * 2);
       nw.set(this.words);
       this.words = nw;
+    }
+    if (i + 1 > this.lens.length) {
       const nl = new Uint8Array(this.lens.length * 2);
       nl.set(this.lens);
       this.lens = nl;
     }
-    for (let k = 0; k < 4; k++) this.words[i * 4 + k] = maskWord(w[k], len - k * 32);
+    for (let k = 0; k < 4; k++) this.words[i * 4 + k] = maskWord(w[off + k], len - k * 32);
     this.lens[i] = len;
-    this.values.push(value);
+    this.n = i + 1;
     return i;
   }
 
-  build(): PrefixTable<T> {
-    const n = this.values.length;
+  build(): PrefixIndex {
+    const n = this.n;
     const words = this.words.slice(0, n * 4);
     const lens = this.lens.slice(0, n);
     const duplicates: PrefixDuplicate[] = [];
     const v4 = buildV4(words, lens, n, duplicates);
     const v6 = buildV6(words, lens, n, duplicates);
-    return new PrefixTable<T>(
-      [...this.values],
-      words,
-      lens,
-      v4.starts,
-      v4.vals,
-      v4.index,
-      v6.starts,
-      v6.vals,
-      duplicates,
-    );
+    return new PrefixIndex(n, words, lens, v4.l1, v4.l2, v4.l3, v6.starts, v6.vals, duplicates);
   }
 }
 
-export class PrefixTable<T> {
-  /** @internal use PrefixTableBuilder */
+export class PrefixIndex {
+  /** @internal use PrefixIndexBuilder */
   constructor(
-    readonly entries: readonly T[],
+    readonly size: number,
     private readonly prefixWords: Uint32Array,
     private readonly prefixLens: Uint8Array,
-    private readonly v4Starts: Uint32Array,
-    private readonly v4Vals: Int32Array,
-    private readonly v4Index: Uint32Array,
+    private readonly l1: Int32Array,
+    private readonly l2: Int32Array,
+    private readonly l3: Int32Array,
     private readonly v6Starts: Uint32Array,
     private readonly v6Vals: Int32Array,
     readonly duplicates: readonly PrefixDuplicate[],
@@ -116,18 +115,13 @@ export class PrefixTable<T> {
 
   /** Entry index for an IPv4 address held as an unsigned 32-bit integer, or -1. */
   lookupV4(a: number): number {
-    const starts = this.v4Starts;
-    const h = a >>> 16;
-    // The interval holding h<<16 starts at index[h]; the last one that can hold `a` is the one
-    // before index[h + 1]'s point, unless that point starts exactly at (h+1)<<16.
-    let lo = this.v4Index[h];
-    let hi = this.v4Index[h + 1];
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (starts[mid] <= a) lo = mid;
-      else hi = mid - 1;
+    // Slot values: v > 0 is entry v - 1, 0 is no entry, v < 0 is chunk ~v of the next level.
+    let v = this.l1[a >>> 16];
+    if (v < 0) {
+      v = this.l2[(~v << 8) | ((a >>> 8) & 255)];
+      if (v < 0) v = this.l3[(~v << 8) | (a & 255)];
     }
-    return this.v4Vals[lo];
+    return v - 1;
   }
 
   lookupV6(words: Uint32Array, off: number): number {
@@ -162,6 +156,12 @@ export class PrefixTable<T> {
     return cidrText(this.prefixWords, entry * 4, this.prefixLens[entry]);
   }
 
+  /** Copies the entry's 4 network words into `out` and returns its 128-bit prefix length. */
+  prefixOf(entry: number, out: Uint32Array): number {
+    for (let k = 0; k < 4; k++) out[k] = this.prefixWords[entry * 4 + k];
+    return this.prefixLens[entry];
+  }
+
   /** Whether entry's prefix holds the address in words[off..] (for listing every covering range). */
   contains(entry: number, words: Uint32Array, off: number): boolean {
     const len = this.prefixLens[entry];
@@ -174,21 +174,73 @@ export class PrefixTable<T> {
   /** Every entry whose prefix holds the address, most specific first (a linear scan: for `enrich check`). */
   allMatches(words: Uint32Array, off: number): number[] {
     const out: number[] = [];
-    for (let i = 0; i < this.entries.length; i++) if (this.contains(i, words, off)) out.push(i);
+    for (let i = 0; i < this.size; i++) if (this.contains(i, words, off)) out.push(i);
     return out.sort((a, b) => this.prefixLens[b] - this.prefixLens[a] || b - a);
   }
 
-  /** Bytes held by the lookup structures (not by the entries' values). */
+  /** Bytes held by the lookup structures. */
   get byteSize(): number {
     return (
       this.prefixWords.byteLength +
       this.prefixLens.byteLength +
-      this.v4Starts.byteLength +
-      this.v4Vals.byteLength +
-      this.v4Index.byteLength +
+      this.l1.byteLength +
+      this.l2.byteLength +
+      this.l3.byteLength +
       this.v6Starts.byteLength +
       this.v6Vals.byteLength
     );
+  }
+}
+
+/** Prefixes with a value each (own networks, tests); `entries[i]` belongs to entry index i. */
+export class PrefixTableBuilder<T> {
+  private readonly index = new PrefixIndexBuilder();
+  private readonly values: T[] = [];
+
+  get size(): number {
+    return this.values.length;
+  }
+
+  /** See PrefixIndexBuilder.add. */
+  add(addr: Uint32Array | string, prefixLen: number | undefined, value: T): number {
+    const i = this.index.add(addr, prefixLen);
+    this.values.push(value);
+    return i;
+  }
+
+  build(): PrefixTable<T> {
+    return new PrefixTable<T>(this.index.build(), [...this.values]);
+  }
+}
+
+export class PrefixTable<T> {
+  readonly duplicates: readonly PrefixDuplicate[];
+  constructor(
+    readonly index: PrefixIndex,
+    readonly entries: readonly T[],
+  ) {
+    this.duplicates = index.duplicates;
+  }
+  lookupWords(words: Uint32Array, off: number): number {
+    return this.index.lookupWords(words, off);
+  }
+  lookupV4(a: number): number {
+    return this.index.lookupV4(a);
+  }
+  lookupText(addr: string): number {
+    return this.index.lookupText(addr);
+  }
+  cidrOf(entry: number): string {
+    return this.index.cidrOf(entry);
+  }
+  contains(entry: number, words: Uint32Array, off: number): boolean {
+    return this.index.contains(entry, words, off);
+  }
+  allMatches(words: Uint32Array, off: number): number[] {
+    return this.index.allMatches(words, off);
+  }
+  get byteSize(): number {
+    return this.index.byteSize;
   }
 }
 
@@ -258,82 +310,155 @@ function coversV4(words: Uint32Array, o: number, len: number): boolean {
   );
 }
 
-class PointList {
-  starts: number[] = [];
-  vals: number[] = [];
-  /** Value holding from x on; same x as the last point overrides it (the later event is the innermost). */
-  emit(x: number, v: number): void {
-    const n = this.starts.length;
-    if (n > 0 && this.starts[n - 1] === x) {
-      this.vals[n - 1] = v;
-      if (n > 1 && this.vals[n - 2] === v) {
-        this.starts.pop();
-        this.vals.pop();
-      }
-      return;
-    }
-    if (n > 0 && this.vals[n - 1] === v) return;
-    this.starts.push(x);
-    this.vals.push(v);
-  }
-}
-
-/** Sort order: by start, then less specific first (so nesting is a stack), then insertion order. */
+/**
+ * Entries holding part of the IPv4 space, as disjoint intervals, then as DIR-16-8-8. Order for the
+ * sweep: by start, then less specific first (so nesting is a stack), then insertion order — made
+ * with stable counting sorts on typed arrays (by length, then by start in two 16-bit digits), which
+ * is what keeps building 1 M prefixes well under a second.
+ */
 function buildV4(words: Uint32Array, lens: Uint8Array, n: number, duplicates: PrefixDuplicate[]) {
-  const sel: number[] = [];
-  const start = new Float64Array(n);
-  const end = new Float64Array(n);
+  const start = new Uint32Array(n);
+  const last = new Uint32Array(n); // last address held (end inclusive: /0 ends at 0xffffffff)
+  let m = 0;
+  const sel0 = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
     const o = i * 4;
     const len = lens[i];
     if (!coversV4(words, o, len)) continue;
     if (len >= 96) {
       start[i] = words[o + 3];
-      end[i] = words[o + 3] + 2 ** (128 - len) - 1;
+      last[i] = len === 96 ? 0xffffffff : (words[o + 3] + (2 ** (128 - len) - 1)) >>> 0;
     } else {
       start[i] = 0;
-      end[i] = 0xffffffff;
+      last[i] = 0xffffffff;
     }
-    sel.push(i);
+    sel0[m++] = i;
   }
-  sel.sort((a, b) => start[a] - start[b] || lens[a] - lens[b] || a - b);
-  const pts = new PointList();
+  // Stable counting sort by length, then by the low and the high 16 bits of start.
+  const byLen = countingSort(sel0, m, 129, (i) => lens[i]);
+  const byLo = countingSort(byLen, m, 65536, (i) => start[i] & 0xffff);
+  const sel = countingSort(byLo, m, 65536, (i) => start[i] >>> 16);
+
+  const pts = new PointList(m * 2 + 2);
   pts.emit(0, -1);
-  const stack: number[] = [];
-  for (let k = 0; k < sel.length; k++) {
+  const stack = new Int32Array(130);
+  let sp = 0;
+  for (let k = 0; k < m; k++) {
     const p = sel[k];
-    if (k + 1 < sel.length) {
+    if (k + 1 < m) {
       const q = sel[k + 1];
       if (start[q] === start[p] && lens[q] === lens[p]) {
+        // A v6 prefix covering all of IPv4 (::/0) is reported by the v6 sweep.
         if (lens[p] >= 96) duplicates.push({ cidr: cidrText(words, p * 4, lens[p]), previous: p, winner: q });
         continue;
       }
     }
-    while (stack.length > 0 && end[stack[stack.length - 1]] < start[p]) {
-      const t = stack.pop() as number;
-      pts.emit(end[t] + 1, stack.length > 0 ? stack[stack.length - 1] : -1);
+    while (sp > 0 && last[stack[sp - 1]] < start[p]) {
+      const t = stack[--sp];
+      pts.emit(last[t] + 1, sp > 0 ? stack[sp - 1] : -1);
     }
-    stack.push(p);
+    stack[sp++] = p;
     pts.emit(start[p], p);
   }
-  while (stack.length > 0) {
-    const t = stack.pop() as number;
-    if (end[t] + 1 <= 0xffffffff) pts.emit(end[t] + 1, stack.length > 0 ? stack[stack.length - 1] : -1);
+  while (sp > 0) {
+    const t = stack[--sp];
+    if (last[t] < 0xffffffff) pts.emit(last[t] + 1, sp > 0 ? stack[sp - 1] : -1);
   }
-  const starts = Uint32Array.from(pts.starts);
-  const vals = Int32Array.from(pts.vals);
-  // index[h] = the point holding h<<16 (last start ≤ h<<16); index[65536] = last point.
-  const index = new Uint32Array(65537);
+  return dir16x8x8(pts.starts, pts.vals, pts.n);
+}
+
+function countingSort(src: Uint32Array, m: number, buckets: number, key: (i: number) => number): Uint32Array {
+  const count = new Uint32Array(buckets + 1);
+  for (let k = 0; k < m; k++) count[key(src[k]) + 1]++;
+  for (let b = 0; b < buckets; b++) count[b + 1] += count[b];
+  const out = new Uint32Array(m);
+  for (let k = 0; k < m; k++) {
+    const i = src[k];
+    out[count[key(i)]++] = i;
+  }
+  return out;
+}
+
+/** Points (start, entry) in increasing start order; merges a point into the previous when equal. */
+class PointList {
+  starts: Uint32Array;
+  vals: Int32Array;
+  n = 0;
+  constructor(cap: number) {
+    this.starts = new Uint32Array(cap);
+    this.vals = new Int32Array(cap);
+  }
+  /** Value holding from x on; same x as the last point overrides it (the later event is the innermost). */
+  emit(x: number, v: number): void {
+    const n = this.n;
+    if (n > 0 && this.starts[n - 1] === x) {
+      this.vals[n - 1] = v;
+      if (n > 1 && this.vals[n - 2] === v) this.n--;
+      return;
+    }
+    if (n > 0 && this.vals[n - 1] === v) return;
+    this.starts[n] = x;
+    this.vals[n] = v;
+    this.n = n + 1;
+  }
+}
+
+/** Growable Int32Array of 256-slot chunks. */
+class Chunks {
+  data = new Int32Array(256 * 64);
+  n = 0;
+  alloc(): number {
+    if ((this.n + 1) * 256 > this.data.length) {
+      const d = new Int32Array(this.data.length * 2);
+      d.set(this.data);
+      this.data = d;
+    }
+    return this.n++;
+  }
+  trimmed(): Int32Array {
+    return this.data.slice(0, this.n * 256);
+  }
+}
+
+/**
+ * The intervals (point k holds from starts[k] to starts[k+1]-1; the first point is 0) as DIR-16-8-8.
+ * A block is a leaf when one interval covers it whole; the interval index only moves forward.
+ */
+function dir16x8x8(starts: Uint32Array, vals: Int32Array, n: number) {
+  const l1 = new Int32Array(65536);
+  const l2 = new Chunks();
+  const l3 = new Chunks();
   let j = 0;
+  // Whether the interval holding x (after advancing j to it) covers x..x+size-1.
+  const seek = (x: number): void => {
+    while (j + 1 < n && starts[j + 1] <= x) j++;
+  };
+  const whole = (x: number, size: number): boolean => j + 1 >= n || starts[j + 1] > x + size - 1;
   for (let h = 0; h < 65536; h++) {
     const x = h * 65536;
-    while (j + 1 < starts.length && starts[j + 1] <= x) j++;
-    index[h] = j;
+    seek(x);
+    if (whole(x, 65536)) {
+      l1[h] = vals[j] + 1;
+      continue;
+    }
+    const c2 = l2.alloc();
+    for (let m = 0; m < 256; m++) {
+      const y = x + m * 256;
+      seek(y);
+      if (whole(y, 256)) {
+        l2.data[c2 * 256 + m] = vals[j] + 1;
+        continue;
+      }
+      const c3 = l3.alloc();
+      for (let k = 0; k < 256; k++) {
+        seek(y + k);
+        l3.data[c3 * 256 + k] = vals[j] + 1;
+      }
+      l2.data[c2 * 256 + m] = ~c3;
+    }
+    l1[h] = ~c2;
   }
-  index[65536] = starts.length - 1;
-  // lookupV4 searches [index[h], index[h+1]]: the point at index[h+1] may start after the /16 ends,
-  // which the binary search skips because its start is > a.
-  return { starts, vals, index };
+  return { l1, l2: l2.trimmed(), l3: l3.trimmed() };
 }
 
 function buildV6(words: Uint32Array, lens: Uint8Array, n: number, duplicates: PrefixDuplicate[]) {

@@ -16,8 +16,8 @@
 import type { FlowBatch } from '../../pipeline/flow-batch.js';
 import { columnIndex } from '../../schema/columns.js';
 import { type EnrichmentHit, EnrichSourceError } from '../source-error.js';
-import { type PrefixTable, PrefixTableBuilder, parseCidr } from './lpm.js';
-import { cloudTag, csvRows, isObject, str, tagList, yamlList } from './text.js';
+import { cidrText, type PrefixIndex, PrefixIndexBuilder, parseCidr } from './lpm.js';
+import { cloudTag, csvRows, Interner, isObject, ListInterner, lineNumber, str, tagList, yamlList } from './text.js';
 
 export interface RangeEntry {
   /** Normalised CIDR ("10.1.0.0/16"). */
@@ -87,80 +87,149 @@ export function parseRanges(
 
 // ---- the table
 
+/**
+ * Ranges as columns: per entry (the prefix's index in `index`) the ids of its name, segment and tag
+ * list, interned at build time, and where it was declared (file id + line). No object per entry:
+ * 1 M prefixes hold ~70 MB instead of ~580 MB of entry objects, and applyRanges looks each distinct
+ * name, segment and tag list up in a batch's dictionary once per batch (a stamp per id), not once
+ * per row — the cloud files and BGP-sized lists have a few thousand names over a million prefixes.
+ */
 export class RangeTable {
-  /** Per entry: the id of its (name, segment, tags) label — what applyRanges caches codes by. */
-  readonly labelOf: Int32Array;
-  readonly labels: readonly { name: string; segment: string; tags: readonly string[] }[];
-  // Scratch for applyRanges: codes of each label in the batch being enriched, valid when the stamp
-  // equals the pass number. Not part of the table's value; JS runs one pass at a time.
+  /** Per entry: index into names / segments / tagLists (0: '' / none). */
+  readonly nameOf: Uint32Array;
+  readonly segmentOf: Uint32Array;
+  readonly tagsOf: Uint32Array;
+  /** Per entry: index into sourceFiles, and the line (0: the source is the whole sourceFiles text). */
+  private readonly sourceOf: Uint32Array;
+  private readonly lineOf: Uint32Array;
+  readonly names: readonly string[];
+  readonly segments: readonly string[];
+  readonly tagLists: readonly (readonly string[])[];
+  private readonly sourceFiles: readonly string[];
+  // Scratch for applyRanges: per id and side, the batch dictionary code, valid when the stamp equals
+  // the pass number. Not part of the table's value; JS runs one pass at a time.
   private pass = 0;
-  private readonly stampSrc: Uint32Array;
-  private readonly stampDst: Uint32Array;
-  private readonly codes: Uint32Array; // 6 per label: src name, segment, tags, dst name, segment, tags
+  /** @internal [src name, src segment, src tags, dst name, dst segment, dst tags] */
+  readonly stamps: Uint32Array[];
+  /** @internal same order as stamps */
+  readonly codes: Uint32Array[];
 
+  /** @internal use buildRangeTable */
   constructor(
-    readonly prefixes: PrefixTable<RangeEntry>,
+    readonly index: PrefixIndex,
+    cols: RangeColumns,
     readonly warnings: readonly string[],
   ) {
-    const byKey = new Map<string, number>();
-    const labels: { name: string; segment: string; tags: readonly string[] }[] = [];
-    const n = prefixes.entries.length;
-    this.labelOf = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      const e = prefixes.entries[i];
-      const key = `${e.name}\u0000${e.segment}\u0000${e.tags.join('\u0000')}`;
-      let l = byKey.get(key);
-      if (l === undefined) {
-        l = labels.length;
-        labels.push({ name: e.name, segment: e.segment, tags: e.tags });
-        byKey.set(key, l);
-      }
-      this.labelOf[i] = l;
-    }
-    this.labels = labels;
-    this.stampSrc = new Uint32Array(labels.length);
-    this.stampDst = new Uint32Array(labels.length);
-    this.codes = new Uint32Array(labels.length * 6);
+    this.nameOf = cols.nameOf;
+    this.segmentOf = cols.segmentOf;
+    this.tagsOf = cols.tagsOf;
+    this.sourceOf = cols.sourceOf;
+    this.lineOf = cols.lineOf;
+    this.names = cols.names.values;
+    this.segments = cols.segments.values;
+    this.tagLists = cols.tagLists.lists;
+    this.sourceFiles = cols.sources.values;
+    const sizes = [this.names.length, this.segments.length, this.tagLists.length];
+    this.stamps = [0, 1, 2, 0, 1, 2].map((k) => new Uint32Array(sizes[k]));
+    this.codes = [0, 1, 2, 0, 1, 2].map((k) => new Uint32Array(sizes[k]));
   }
 
   get size(): number {
-    return this.prefixes.entries.length;
+    return this.index.size;
+  }
+
+  /** Entry i as an object (for `enrich check`, warnings and tests; not for the hot path). */
+  entry(i: number): RangeEntry {
+    const line = this.lineOf[i];
+    const file = this.sourceFiles[this.sourceOf[i]];
+    return {
+      cidr: this.index.cidrOf(i),
+      name: this.names[this.nameOf[i]],
+      segment: this.segments[this.segmentOf[i]],
+      tags: this.tagLists[this.tagsOf[i]],
+      source: line === 0 ? file : `${file}:${line}`,
+    };
+  }
+
+  /** Every entry in load order (materialised: for tests and small tables). */
+  allEntries(): RangeEntry[] {
+    const out: RangeEntry[] = [];
+    for (let i = 0; i < this.size; i++) out.push(this.entry(i));
+    return out;
   }
 
   /** The most specific range holding the address, or undefined. */
   lookup(addr: string): RangeEntry | undefined {
-    const i = this.prefixes.lookupText(addr);
-    return i < 0 ? undefined : this.prefixes.entries[i];
+    const i = this.index.lookupText(addr);
+    return i < 0 ? undefined : this.entry(i);
   }
 
   /** @internal a new pass number for applyRanges */
   nextPass(): number {
     this.pass = (this.pass + 1) >>> 0;
     if (this.pass === 0) {
-      this.stampSrc.fill(0);
-      this.stampDst.fill(0);
+      for (const s of this.stamps) s.fill(0);
       this.pass = 1;
     }
     return this.pass;
   }
 
-  /** @internal */
-  scratch(): { stampSrc: Uint32Array; stampDst: Uint32Array; codes: Uint32Array } {
-    return { stampSrc: this.stampSrc, stampDst: this.stampDst, codes: this.codes };
+  /** Bytes held by the lookup structure and the per-entry columns (not the interned strings). */
+  get byteSize(): number {
+    let b = this.index.byteSize;
+    for (const a of [this.nameOf, this.segmentOf, this.tagsOf, this.sourceOf, this.lineOf]) b += a.byteLength;
+    return b;
   }
+}
+
+interface RangeColumns {
+  nameOf: Uint32Array;
+  segmentOf: Uint32Array;
+  tagsOf: Uint32Array;
+  sourceOf: Uint32Array;
+  lineOf: Uint32Array;
+  names: Interner;
+  segments: Interner;
+  tagLists: ListInterner;
+  sources: Interner;
 }
 
 /** Build the table from entries in load order (later files after earlier ones). */
 export function buildRangeTable(entries: readonly RangeEntry[]): RangeTable {
-  const b = new PrefixTableBuilder<RangeEntry>();
-  for (const e of entries) b.add(e.cidr, undefined, e);
-  const prefixes = b.build();
-  const warnings = prefixes.duplicates.map((d) => {
-    const w = prefixes.entries[d.winner];
-    const p = prefixes.entries[d.previous];
+  const n = entries.length;
+  const b = new PrefixIndexBuilder();
+  const cols: RangeColumns = {
+    nameOf: new Uint32Array(n),
+    segmentOf: new Uint32Array(n),
+    tagsOf: new Uint32Array(n),
+    sourceOf: new Uint32Array(n),
+    lineOf: new Uint32Array(n),
+    names: new Interner(),
+    segments: new Interner(),
+    tagLists: new ListInterner(),
+    sources: new Interner(),
+  };
+  for (let i = 0; i < n; i++) {
+    const e = entries[i];
+    b.add(e.cidr);
+    cols.nameOf[i] = cols.names.id(e.name);
+    cols.segmentOf[i] = cols.segments.id(e.segment);
+    cols.tagsOf[i] = cols.tagLists.id(e.tags);
+    // "file:line" → file id + line; "file#json.path" (no line) is kept whole.
+    const src = e.source;
+    const colon = src.lastIndexOf(':');
+    const line = colon >= 0 && colon + 1 < src.length ? lineNumber(src, colon + 1) : 0;
+    cols.sourceOf[i] = cols.sources.id(line > 0 ? src.slice(0, colon) : src);
+    cols.lineOf[i] = line;
+  }
+  const index = b.build();
+  const table = new RangeTable(index, cols, []);
+  const warnings = index.duplicates.map((d) => {
+    const w = table.entry(d.winner);
+    const p = table.entry(d.previous);
     return `${w.source}: ${d.cidr} also defined at ${p.source}; the later one (${w.name || 'unnamed'}) wins`;
   });
-  return new RangeTable(prefixes, warnings);
+  return warnings.length === 0 ? table : new RangeTable(index, cols, warnings);
 }
 
 /** Load several files in order and build one table; errors and warnings of all files together. */
@@ -175,8 +244,8 @@ export function loadRangeTable(files: readonly { file: string; text: string; for
   for (const f of files) {
     const l = parseRanges(f.file, f.text, f.format);
     for (const e of l.entries) entries.push(e);
-    errors.push(...l.errors);
-    warnings.push(...l.warnings);
+    for (const e of l.errors) errors.push(e);
+    for (const w of l.warnings) warnings.push(w);
   }
   const table = buildRangeTable(entries);
   return { table, errors, warnings: [...warnings, ...table.warnings] };
@@ -186,26 +255,17 @@ export function loadRangeTable(files: readonly { file: string; text: string; for
 
 /**
  * Fill src_/dst_ range, segment and tags from the most specific range of each address. Rows whose
- * address is in no range are left as they are. Dictionary codes are looked up once per label per
- * batch, not per row.
+ * address is in no range are left as they are; an empty name, segment or tag list leaves that
+ * column as it is. Dictionary codes are looked up once per distinct value per batch, not per row.
  */
 export function applyRanges(table: RangeTable, batch: FlowBatch): void {
   if (table.size === 0) return;
   const pass = table.nextPass();
-  const { stampSrc, stampDst, codes } = table.scratch();
-  applySide(table, batch, pass, stampSrc, codes, 0, 'src');
-  applySide(table, batch, pass, stampDst, codes, 3, 'dst');
+  applySide(table, batch, pass, 0, 'src');
+  applySide(table, batch, pass, 3, 'dst');
 }
 
-function applySide(
-  table: RangeTable,
-  batch: FlowBatch,
-  pass: number,
-  stamp: Uint32Array,
-  codes: Uint32Array,
-  slot: number,
-  side: 'src' | 'dst',
-): void {
+function applySide(table: RangeTable, batch: FlowBatch, pass: number, slot: number, side: 'src' | 'dst'): void {
   const addrCol = columnIndex(`${side}_addr`);
   const nameCol = columnIndex(`${side}_range`);
   const segCol = columnIndex(`${side}_segment`);
@@ -218,36 +278,66 @@ function applySide(
   const nameValid = batch.valid[nameCol];
   const segValid = batch.valid[segCol];
   const tagsValid = batch.valid[tagsCol];
-  const prefixes = table.prefixes;
-  const labelOf = table.labelOf;
+  const nameDict = batch.strings[nameCol];
+  const segDict = batch.strings[segCol];
+  const tagsDict = batch.lists[tagsCol];
+  const index = table.index;
+  const nameOf = table.nameOf;
+  const segOf = table.segmentOf;
+  const tagsOf = table.tagsOf;
+  const names = table.names;
+  const segments = table.segments;
+  const tagLists = table.tagLists;
+  const nStamp = table.stamps[slot];
+  const sStamp = table.stamps[slot + 1];
+  const tStamp = table.stamps[slot + 2];
+  const nCode = table.codes[slot];
+  const sCode = table.codes[slot + 1];
+  const tCode = table.codes[slot + 2];
   const n = batch.length;
   for (let r = 0; r < n; r++) {
     if (addrValid[r] === 0) continue;
-    const e = prefixes.lookupWords(addrs, r * 4);
+    const o = r * 4;
+    const e =
+      addrs[o] === 0 && addrs[o + 1] === 0 && addrs[o + 2] === 0xffff
+        ? index.lookupV4(addrs[o + 3])
+        : index.lookupV6(addrs, o);
     if (e < 0) continue;
-    const l = labelOf[e];
-    const c = l * 6 + slot;
-    if (stamp[l] !== pass) {
-      const lab = table.labels[l];
-      codes[c] = batch.strings[nameCol]?.code(lab.name) ?? 0;
-      codes[c + 1] = batch.strings[segCol]?.code(lab.segment) ?? 0;
-      codes[c + 2] = batch.lists[tagsCol]?.code(lab.tags) ?? 0;
-      stamp[l] = pass;
+    const ni = nameOf[e];
+    if (ni !== 0) {
+      if (nStamp[ni] !== pass) {
+        nCode[ni] = nameDict === undefined ? 0 : nameDict.code(names[ni]);
+        nStamp[ni] = pass;
+      }
+      const c = nCode[ni];
+      if (c !== 0) {
+        nameData[r] = c;
+        nameValid[r] = 1;
+      }
     }
-    const nc = codes[c];
-    const sc = codes[c + 1];
-    const tc = codes[c + 2];
-    if (nc !== 0) {
-      nameData[r] = nc;
-      nameValid[r] = 1;
+    const si = segOf[e];
+    if (si !== 0) {
+      if (sStamp[si] !== pass) {
+        sCode[si] = segDict === undefined ? 0 : segDict.code(segments[si]);
+        sStamp[si] = pass;
+      }
+      const c = sCode[si];
+      if (c !== 0) {
+        segData[r] = c;
+        segValid[r] = 1;
+      }
     }
-    if (sc !== 0) {
-      segData[r] = sc;
-      segValid[r] = 1;
-    }
-    if (tc !== 0) {
-      tagsData[r] = tc;
-      tagsValid[r] = 1;
+    const ti = tagsOf[e];
+    if (ti !== 0) {
+      if (tStamp[ti] !== pass) {
+        tCode[ti] = tagsDict === undefined ? 0 : tagsDict.code(tagLists[ti]);
+        tStamp[ti] = pass;
+      }
+      const c = tCode[ti];
+      if (c !== 0) {
+        tagsData[r] = c;
+        tagsValid[r] = 1;
+      }
     }
   }
 }
@@ -256,13 +346,13 @@ function applySide(
 export function describeRanges(table: RangeTable, addr: string): EnrichmentHit[] {
   const parsed = parseCidr(addr);
   if (typeof parsed === 'string') return [];
-  const p = table.prefixes;
+  const p = table.index;
   return p.allMatches(parsed.words, 0).map((i, k) => {
-    const e = p.entries[i];
+    const e = table.entry(i);
     const fields: Record<string, string | readonly string[]> = { range: e.name, cidr: e.cidr };
     if (e.segment) fields.segment = e.segment;
     if (e.tags.length) fields.tags = e.tags;
-    if (k > 0) fields.shadowed_by = p.entries[p.lookupWords(parsed.words, 0)].cidr;
+    if (k > 0) fields.shadowed_by = p.cidrOf(p.lookupWords(parsed.words, 0));
     return { kind: 'range', origin: e.source, fields };
   });
 }
@@ -275,21 +365,13 @@ function add(file: string, line: number | undefined, where: string, cidr: string
     load.errors.push(new EnrichSourceError(file, line, where ? `${where}: ${p}` : p));
     return null;
   }
-  const norm = `${cidrTextOf(p.words, p.len128, p.v4)}`;
+  const norm = cidrText(p.words, 0, p.len128);
   if (p.hostBits) {
     load.warnings.push(
       `${file}${line === undefined ? `#${where}` : `:${line}`}: ${cidr} has host bits set; read as ${norm}`,
     );
   }
   return norm;
-}
-
-function cidrTextOf(words: Uint32Array, len128: number, v4: boolean): string {
-  if (v4)
-    return `${words[3] >>> 24}.${(words[3] >>> 16) & 255}.${(words[3] >>> 8) & 255}.${words[3] & 255}/${len128 - 96}`;
-  const b = new PrefixTableBuilder<null>();
-  b.add(words, len128, null);
-  return b.build().cidrOf(0);
 }
 
 function readCsv(file: string, text: string, load: RangeLoad): void {

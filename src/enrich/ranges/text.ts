@@ -1,5 +1,6 @@
 // Small readers shared by the range and asset loaders: CSV lines (RFC 4180 quoting, '#' comments),
-// YAML/JSON lists with the line of every item, and tag lists.
+// YAML/JSON lists with the line of every item, tag lists, and the interners the tables keep their
+// strings in (one copy of each distinct value, referred to by a dense id).
 
 import { isMap, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { EnrichSourceError } from '../source-error.js';
@@ -124,4 +125,53 @@ export function str(o: unknown, key: string): string {
 
 export function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Strings to dense ids; id 0 is ''. */
+export class Interner {
+  readonly values: string[] = [''];
+  private readonly ids = new Map<string, number>([['', 0]]);
+  id(s: string): number {
+    let i = this.ids.get(s);
+    if (i === undefined) {
+      i = this.values.length;
+      this.values.push(s);
+      this.ids.set(s, i);
+    }
+    return i;
+  }
+}
+
+/** String lists to dense ids (equal lists, same id); id 0 is the empty list. */
+export class ListInterner {
+  readonly lists: (readonly string[])[] = [[]];
+  private readonly ids = new Map<string, number>([['', 0]]);
+  // Most entries of a file share the array their loader built; remember the last one by identity.
+  private lastList: readonly string[] | undefined;
+  private lastId = 0;
+  id(list: readonly string[]): number {
+    if (list === this.lastList) return this.lastId;
+    const key = list.join('\u0000');
+    let i = this.ids.get(key);
+    if (i === undefined) {
+      i = this.lists.length;
+      this.lists.push(Object.freeze([...list]));
+      this.ids.set(key, i);
+    }
+    this.lastList = list;
+    this.lastId = i;
+    return i;
+  }
+}
+
+/** The decimal number s[from..] (no sign, no leading zero, < 2^32), or 0 when it is not one. */
+export function lineNumber(s: string, from: number): number {
+  if (s.charCodeAt(from) === 48 || s.length - from > 9) return 0;
+  let v = 0;
+  for (let k = from; k < s.length; k++) {
+    const c = s.charCodeAt(k) - 48;
+    if (c < 0 || c > 9) return 0;
+    v = v * 10 + c;
+  }
+  return v;
 }
