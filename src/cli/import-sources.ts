@@ -10,6 +10,7 @@
 // chunks of listed objects, each ending with a commit, so a stop is never more than one chunk
 // away; the objects of later chunks are simply read by the next run.
 
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { defaultConfig, loadConfig } from '../config/config.js';
 import { Enrichment } from '../enrich/manager.js';
@@ -93,6 +94,11 @@ export async function sourceLister(
   if (m === null) {
     if (!o.watch) throw new SourceUsageError(`import: ${o.location}: a directory is imported with --watch`);
     const dir = resolve(o.location);
+    let isDir = false;
+    try {
+      isDir = (await stat(dir)).isDirectory();
+    } catch {}
+    if (!isDir) throw new SourceUsageError(`import --watch: ${o.location} is not a directory`);
     return {
       input: `import:${dir}`,
       lister: new DirectoryLister({ dir, settleMs: o.settleMs }),
