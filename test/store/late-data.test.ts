@@ -266,45 +266,95 @@ interface Agg {
   bytes: number | null;
 }
 
+/** Per generated flow: what the questions read, from its template and multiplier (null = NaN / NULL_CODE). */
+interface Facts {
+  n: number;
+  bytes: Float64Array;
+  packets: Float64Array;
+  tcp: Uint8Array;
+  /** Address codes in UHUGEINT order: IPv4-mapped below the corpus's one IPv6 /96 (2001:db8::/32). */
+  src: Float64Array;
+  dst: Float64Array;
+  port: Float64Array;
+  action: Float64Array;
+}
+const NULL_CODE = 2 ** 33 + 1;
+let factsCache: Facts | undefined;
+
+function facts(rec: Records, tmpls: Template[]): Facts {
+  if (factsCache?.n === rec.n) return factsCache;
+  const n = rec.n;
+  const f: Facts = {
+    n,
+    bytes: new Float64Array(n),
+    packets: new Float64Array(n),
+    tcp: new Uint8Array(n),
+    src: new Float64Array(n),
+    dst: new Float64Array(n),
+    port: new Float64Array(n),
+    action: new Float64Array(n),
+  };
+  for (let k = 0; k < n; k++) {
+    const { batch: b, row: r } = tmpls[rec.tmpl[k]];
+    f.bytes[k] = b.valid[C.bytes][r] ? b.data[C.bytes][r] * rec.mul[k] : Number.NaN;
+    f.packets[k] = b.valid[C.packets][r] ? b.data[C.packets][r] * rec.mul[k] : Number.NaN;
+    f.tcp[k] = b.valid[C.proto][r] && b.data[C.proto][r] === 6 ? 1 : 0;
+    f.src[k] = (isV4Mapped(b.data[C.src_addr] as Uint32Array, r * 4) ? 0 : 2 ** 32) + rec.src[k];
+    f.dst[k] = (isV4Mapped(b.data[C.dst_addr] as Uint32Array, r * 4) ? 0 : 2 ** 32) + rec.dst[k];
+    f.port[k] = b.valid[C.dst_port][r] ? b.data[C.dst_port][r] : NULL_CODE;
+    f.action[k] = b.valid[C.action][r] ? b.data[C.action][r] : NULL_CODE;
+  }
+  factsCache = f;
+  return f;
+}
+
 /** The answer computed from the generated records: SQL's SUM (null when every value is null). */
 function expected(rec: Records, tmpls: Template[], question: Question, [since, until]: Range, upTo = rec.n) {
   // Groups by a numeric id (interval index × 2^34 + key code); the key's text is made once per group.
-  const NULL_CODE = 2 ** 33 + 1;
+  const f = facts(rec, tmpls);
   const iv = question.intervalMs ?? MIN;
+  const base = Math.floor(since / iv);
   const groups = new Map<number, Agg>();
   const w = new Uint32Array(4);
-  const addrCol = question.by === 'src_addr' ? C.src_addr : question.by === 'dst_addr' ? C.dst_addr : -1;
-  const valCol = question.by === 'dst_port' ? C.dst_port : question.by === 'action' ? C.action : -1;
+  const by = question.by;
+  const codes =
+    by === 'src_addr'
+      ? f.src
+      : by === 'dst_addr'
+        ? f.dst
+        : by === 'dst_port'
+          ? f.port
+          : by === 'action'
+            ? f.action
+            : null;
+  const tcpOnly = question.filter === 'proto tcp';
+  const ts = question.kind === 'ts';
   for (let k = 0; k < upTo; k++) {
-    const ts = rec.ts[k];
-    if (ts < since || ts >= until) continue;
-    const tm = tmpls[rec.tmpl[k]];
-    const b = tm.batch;
-    const r = tm.row;
-    if (question.filter === 'proto tcp' && !(b.valid[C.proto][r] && b.data[C.proto][r] === 6)) continue;
-    let code = 0;
-    if (addrCol >= 0) {
-      const a = b.data[addrCol] as Uint32Array;
-      const last = addrCol === C.src_addr ? rec.src[k] : rec.dst[k];
-      // UHUGEINT order: every IPv4-mapped address sorts before the corpus's one IPv6 /96 (2001:db8::/32).
-      code = (isV4Mapped(a, r * 4) ? 0 : 2 ** 32) + last;
-    } else if (valCol >= 0) code = b.valid[valCol][r] ? b.data[valCol][r] : NULL_CODE;
-    const ti = question.kind === 'ts' ? Math.floor(ts / iv) - Math.floor(since / iv) : 0;
+    const t = rec.ts[k];
+    if (t < since || t >= until || (tcpOnly && f.tcp[k] === 0)) continue;
+    const code = codes === null ? 0 : codes[k];
+    const ti = ts ? Math.floor(t / iv) - base : 0;
     const id = ti * 2 ** 34 + code;
     let g = groups.get(id);
     if (!g) {
       let key: number | string | null = null;
-      if (addrCol >= 0) {
-        w.set((b.data[addrCol] as Uint32Array).subarray(r * 4, r * 4 + 3));
+      if (by === 'src_addr' || by === 'dst_addr') {
+        const tm = tmpls[rec.tmpl[k]];
+        w.set(
+          (tm.batch.data[by === 'src_addr' ? C.src_addr : C.dst_addr] as Uint32Array).subarray(
+            tm.row * 4,
+            tm.row * 4 + 3,
+          ),
+        );
         w[3] = code % 2 ** 32;
         key = formatAddrWords(w, 0);
-      } else if (valCol >= 0 && code !== NULL_CODE) key = question.by === 'action' ? ACTIONS[code] : code;
-      g = { key, sortKey: id, t: (ti + Math.floor(since / iv)) * iv, flows: 0, packets: null, bytes: null };
+      } else if (codes !== null && code !== NULL_CODE) key = by === 'action' ? ACTIONS[code] : code;
+      g = { key, sortKey: id, t: (ti + base) * iv, flows: 0, packets: null, bytes: null };
       groups.set(id, g);
     }
     g.flows++;
-    if (b.valid[C.packets][r]) g.packets = (g.packets ?? 0) + b.data[C.packets][r] * rec.mul[k];
-    if (b.valid[C.bytes][r]) g.bytes = (g.bytes ?? 0) + b.data[C.bytes][r] * rec.mul[k];
+    if (!Number.isNaN(f.packets[k])) g.packets = (g.packets ?? 0) + f.packets[k];
+    if (!Number.isNaN(f.bytes[k])) g.bytes = (g.bytes ?? 0) + f.bytes[k];
   }
   const list = [...groups.values()];
   if (question.kind === 'ts') {
