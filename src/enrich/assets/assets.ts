@@ -291,6 +291,7 @@ export class AssetTable {
   /** Asset index for the address in words[off..] at time `t` (ms; NaN: now, i.e. open-ended), or -1. */
   lookupWords(words: Uint32Array, off: number, t: number): number {
     if (words[off] === 0 && words[off + 1] === 0 && words[off + 2] === 0xffff) return this.lookupV4(words[off + 3], t);
+    if (this.groups6.size === 0) return -1;
     const found = this.groups6.get(formatAddrWords(words, off));
     return found === undefined ? -1 : this.pick(found, t);
   }
@@ -514,6 +515,8 @@ export function applyAssets(table: AssetTable, batch: FlowBatch): void {
   applySide(table, batch, pass, 1);
 }
 
+let rowAssets = new Int32Array(0);
+
 function applySide(table: AssetTable, batch: FlowBatch, pass: number, side: 0 | 1): void {
   const p = side === 0 ? 'src' : 'dst';
   const addrCol = columnIndex(`${p}_addr`);
@@ -543,14 +546,23 @@ function applySide(table: AssetTable, batch: FlowBatch, pass: number, side: 0 | 
   const tagsOf = table.fieldOf[6];
   const merge = table.merge;
   const n = batch.length;
+  if (rowAssets.length < n) rowAssets = new Int32Array(batch.capacity);
+  const found = rowAssets;
+  // First only the lookups, so that independent rows' cache misses overlap.
   for (let r = 0; r < n; r++) {
-    if (addrValid[r] === 0) continue;
     const o = r * 4;
-    const t = timeValid[r] === 1 ? times[r] : Number.NaN;
-    const a =
-      addrs[o] === 0 && addrs[o + 1] === 0 && addrs[o + 2] === 0xffff
-        ? table.lookupV4(addrs[o + 3], t)
-        : table.lookupWords(addrs, o, t);
+    let a = -1;
+    if (addrValid[r] !== 0) {
+      const t = timeValid[r] === 1 ? times[r] : Number.NaN;
+      a =
+        addrs[o] === 0 && addrs[o + 1] === 0 && addrs[o + 2] === 0xffff
+          ? table.lookupV4(addrs[o + 3], t)
+          : table.lookupWords(addrs, o, t);
+    }
+    found[r] = a;
+  }
+  for (let r = 0; r < n; r++) {
+    const a = found[r];
     if (a < 0) continue;
     const s = (a * 2 + side) * SLOT;
     if (slots[s] !== pass) fillSlot(table, batch, cols, tagsCol, a, side, s, pass);

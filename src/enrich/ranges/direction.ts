@@ -39,10 +39,11 @@ export function buildOwnNetworks(
   }
   if (ranges) {
     // Which tag lists hold the tag, once per list rather than once per entry.
-    const has = Uint8Array.from(ranges.tagLists, (l) => (l.includes(tag) ? 1 : 0));
+    const listHas = ranges.tagLists.map((l) => l.includes(tag));
+    const has = Uint8Array.from(ranges.labelTags, (t) => (listHas[t] ? 1 : 0));
     const words = new Uint32Array(4);
     for (let i = 0; i < ranges.size; i++) {
-      if (has[ranges.tagsOf[i]] === 0) continue;
+      if (has[ranges.labelOf[i]] === 0) continue;
       const len = ranges.index.prefixOf(i, words);
       b.add(words, len, ranges.entry(i).source);
     }

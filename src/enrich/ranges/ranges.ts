@@ -95,10 +95,15 @@ export function parseRanges(
  * per row — the cloud files and BGP-sized lists have a few thousand names over a million prefixes.
  */
 export class RangeTable {
-  /** Per entry: index into names / segments / tagLists (0: '' / none). */
-  readonly nameOf: Uint32Array;
-  readonly segmentOf: Uint32Array;
-  readonly tagsOf: Uint32Array;
+  /**
+   * Per entry: its label, the distinct (name, segment, tag list) triple; per label the ids into
+   * names / segments / tagLists (0: '' / none). One per-entry array, so a hit costs one more cache
+   * miss after the prefix lookup, and the per-label arrays are small enough to stay in cache.
+   */
+  readonly labelOf: Uint32Array;
+  readonly labelName: Uint32Array;
+  readonly labelSegment: Uint32Array;
+  readonly labelTags: Uint32Array;
   /** Per entry: index into sourceFiles, and the line (0: the source is the whole sourceFiles text). */
   private readonly sourceOf: Uint32Array;
   private readonly lineOf: Uint32Array;
@@ -120,9 +125,10 @@ export class RangeTable {
     cols: RangeColumns,
     readonly warnings: readonly string[],
   ) {
-    this.nameOf = cols.nameOf;
-    this.segmentOf = cols.segmentOf;
-    this.tagsOf = cols.tagsOf;
+    this.labelOf = cols.labelOf;
+    this.labelName = Uint32Array.from(cols.labels.lists, (l) => Number(l[0]));
+    this.labelSegment = Uint32Array.from(cols.labels.lists, (l) => Number(l[1]));
+    this.labelTags = Uint32Array.from(cols.labels.lists, (l) => Number(l[2]));
     this.sourceOf = cols.sourceOf;
     this.lineOf = cols.lineOf;
     this.names = cols.names.values;
@@ -142,11 +148,12 @@ export class RangeTable {
   entry(i: number): RangeEntry {
     const line = this.lineOf[i];
     const file = this.sourceFiles[this.sourceOf[i]];
+    const l = this.labelOf[i];
     return {
       cidr: this.index.cidrOf(i),
-      name: this.names[this.nameOf[i]],
-      segment: this.segments[this.segmentOf[i]],
-      tags: this.tagLists[this.tagsOf[i]],
+      name: this.names[this.labelName[l]],
+      segment: this.segments[this.labelSegment[l]],
+      tags: this.tagLists[this.labelTags[l]],
       source: line === 0 ? file : `${file}:${line}`,
     };
   }
@@ -177,15 +184,17 @@ export class RangeTable {
   /** Bytes held by the lookup structure and the per-entry columns (not the interned strings). */
   get byteSize(): number {
     let b = this.index.byteSize;
-    for (const a of [this.nameOf, this.segmentOf, this.tagsOf, this.sourceOf, this.lineOf]) b += a.byteLength;
+    for (const a of [this.labelOf, this.labelName, this.labelSegment, this.labelTags, this.sourceOf, this.lineOf]) {
+      b += a.byteLength;
+    }
     return b;
   }
 }
 
 interface RangeColumns {
-  nameOf: Uint32Array;
-  segmentOf: Uint32Array;
-  tagsOf: Uint32Array;
+  labelOf: Uint32Array;
+  /** Label id → [name id, segment id, tag list id] as strings (a ListInterner keyed by the triple). */
+  labels: ListInterner;
   sourceOf: Uint32Array;
   lineOf: Uint32Array;
   names: Interner;
@@ -199,9 +208,8 @@ export function buildRangeTable(entries: readonly RangeEntry[]): RangeTable {
   const n = entries.length;
   const b = new PrefixIndexBuilder();
   const cols: RangeColumns = {
-    nameOf: new Uint32Array(n),
-    segmentOf: new Uint32Array(n),
-    tagsOf: new Uint32Array(n),
+    labelOf: new Uint32Array(n),
+    labels: new ListInterner(),
     sourceOf: new Uint32Array(n),
     lineOf: new Uint32Array(n),
     names: new Interner(),
@@ -212,9 +220,10 @@ export function buildRangeTable(entries: readonly RangeEntry[]): RangeTable {
   for (let i = 0; i < n; i++) {
     const e = entries[i];
     b.add(e.cidr);
-    cols.nameOf[i] = cols.names.id(e.name);
-    cols.segmentOf[i] = cols.segments.id(e.segment);
-    cols.tagsOf[i] = cols.tagLists.id(e.tags);
+    const name = cols.names.id(e.name);
+    const segment = cols.segments.id(e.segment);
+    const tags = cols.tagLists.id(e.tags);
+    cols.labelOf[i] = cols.labels.id([String(name), String(segment), String(tags)]);
     // "file:line" → file id + line; "file#json.path" (no line) is kept whole.
     const src = e.source;
     const colon = src.lastIndexOf(':');
@@ -265,6 +274,8 @@ export function applyRanges(table: RangeTable, batch: FlowBatch): void {
   applySide(table, batch, pass, 3, 'dst');
 }
 
+let rowLabels = new Int32Array(0);
+
 function applySide(table: RangeTable, batch: FlowBatch, pass: number, slot: number, side: 'src' | 'dst'): void {
   const addrCol = columnIndex(`${side}_addr`);
   const nameCol = columnIndex(`${side}_range`);
@@ -272,6 +283,23 @@ function applySide(table: RangeTable, batch: FlowBatch, pass: number, slot: numb
   const tagsCol = columnIndex(`${side}_tags`);
   const addrs = batch.data[addrCol] as Uint32Array;
   const addrValid = batch.valid[addrCol];
+  const n = batch.length;
+  if (rowLabels.length < n) rowLabels = new Int32Array(batch.capacity);
+  const labels = rowLabels;
+  const index = table.index;
+  const labelOf = table.labelOf;
+  // First only the lookups, with nothing between them: independent rows' cache misses overlap.
+  for (let r = 0; r < n; r++) {
+    const o = r * 4;
+    let e = -1;
+    if (addrValid[r] !== 0) {
+      e =
+        addrs[o] === 0 && addrs[o + 1] === 0 && addrs[o + 2] === 0xffff
+          ? index.lookupV4(addrs[o + 3])
+          : index.lookupV6(addrs, o);
+    }
+    labels[r] = e < 0 ? -1 : labelOf[e];
+  }
   const nameData = batch.data[nameCol] as Uint32Array;
   const segData = batch.data[segCol] as Uint32Array;
   const tagsData = batch.data[tagsCol] as Uint32Array;
@@ -281,10 +309,9 @@ function applySide(table: RangeTable, batch: FlowBatch, pass: number, slot: numb
   const nameDict = batch.strings[nameCol];
   const segDict = batch.strings[segCol];
   const tagsDict = batch.lists[tagsCol];
-  const index = table.index;
-  const nameOf = table.nameOf;
-  const segOf = table.segmentOf;
-  const tagsOf = table.tagsOf;
+  const labelName = table.labelName;
+  const labelSegment = table.labelSegment;
+  const labelTags = table.labelTags;
   const names = table.names;
   const segments = table.segments;
   const tagLists = table.tagLists;
@@ -294,16 +321,10 @@ function applySide(table: RangeTable, batch: FlowBatch, pass: number, slot: numb
   const nCode = table.codes[slot];
   const sCode = table.codes[slot + 1];
   const tCode = table.codes[slot + 2];
-  const n = batch.length;
   for (let r = 0; r < n; r++) {
-    if (addrValid[r] === 0) continue;
-    const o = r * 4;
-    const e =
-      addrs[o] === 0 && addrs[o + 1] === 0 && addrs[o + 2] === 0xffff
-        ? index.lookupV4(addrs[o + 3])
-        : index.lookupV6(addrs, o);
-    if (e < 0) continue;
-    const ni = nameOf[e];
+    const l = labels[r];
+    if (l < 0) continue;
+    const ni = labelName[l];
     if (ni !== 0) {
       if (nStamp[ni] !== pass) {
         nCode[ni] = nameDict === undefined ? 0 : nameDict.code(names[ni]);
@@ -315,7 +336,7 @@ function applySide(table: RangeTable, batch: FlowBatch, pass: number, slot: numb
         nameValid[r] = 1;
       }
     }
-    const si = segOf[e];
+    const si = labelSegment[l];
     if (si !== 0) {
       if (sStamp[si] !== pass) {
         sCode[si] = segDict === undefined ? 0 : segDict.code(segments[si]);
@@ -327,7 +348,7 @@ function applySide(table: RangeTable, batch: FlowBatch, pass: number, slot: numb
         segValid[r] = 1;
       }
     }
-    const ti = tagsOf[e];
+    const ti = labelTags[l];
     if (ti !== 0) {
       if (tStamp[ti] !== pass) {
         tCode[ti] = tagsDict === undefined ? 0 : tagsDict.code(tagLists[ti]);
