@@ -16,8 +16,9 @@ import type { FlowBatch } from '../pipeline/flow-batch.js';
 import { parseAddr } from '../pipeline/flow-batch.js';
 import { type AssetTable, applyAssets, describeAssets, loadAssetTable } from './assets/assets.js';
 import { applyGeo, describe as describeGeo, type GeoSource, loadGeoDb, loadMmdb } from './geo/index.js';
-import { IntelFeedSet, type RefreshReport } from './intel/fetch.js';
+import type { RefreshReport } from './intel/fetch.js';
 import { applyIntel, describe as describeIntel, type IntelTable } from './intel/intel.js';
+import { IntelFeedWorker } from './intel/remote.js';
 import { applyDirection, buildOwnNetworks, describeOwn, type OwnNetworks } from './ranges/direction.js';
 import { applyRanges, describeRanges, loadRangeTable, type RangeTable } from './ranges/ranges.js';
 import type { EnrichSettings } from './settings.js';
@@ -56,7 +57,7 @@ export class Enrichment {
   private readonly stamps = new Map<string, string>();
   private readonly statuses = new Map<SourceKind, SourceStatus>();
   private readonly stage: EnrichOptions;
-  private feeds: IntelFeedSet | null = null;
+  private feeds: IntelFeedWorker | null = null;
   private timer: NodeJS.Timeout | null = null;
   private checking: Promise<void> | null = null;
   private closed = false;
@@ -96,7 +97,8 @@ export class Enrichment {
     await this.loadFiles('assets');
     await this.loadGeo();
     if (this.settings.intel.length > 0) {
-      this.feeds = new IntelFeedSet(this.settings.intel, { cacheDir: this.opts.cacheDir });
+      // fetched, parsed and built in a worker thread: a 1 M-indicator build would stall receiving for seconds
+      this.feeds = new IntelFeedWorker(this.settings.intel, { cacheDir: this.opts.cacheDir });
       await this.feeds.refreshDue(Date.now(), (t, r) => this.swapIntel(t, r));
     }
   }
@@ -115,7 +117,7 @@ export class Enrichment {
     this.closed = true;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    this.feeds?.stop();
+    void this.feeds?.stop();
   }
 
   /** Enrich one batch with the tables in use now (the batch pipeline's transform). */

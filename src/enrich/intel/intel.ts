@@ -265,7 +265,8 @@ export class IntelTable {
   }
 }
 
-interface IntelTableParts {
+/** What an IntelTable is made of (remote.ts carries it from the loader thread). */
+export interface IntelTableParts {
   feeds: string[];
   maskWords: number;
   entryFeed: Uint16Array;

@@ -1,0 +1,116 @@
+// The main thread's stall while 1 M threat-intel indicators are reloaded (issue 5: a reload under
+// load must not lose flows). `flowwatch serve` reads its UDP sockets on the event loop, so the
+// longest time the loop is blocked is what the kernel socket buffer must absorb.
+//
+// A list feed of 1 M mixed indicators (60 % IPv4, 15 % IPv4 CIDRs, 10 % IPv6, 5 % IPv6 prefixes,
+// 10 % domains) is loaded, the file is replaced by another 1 M, and the reload is timed with a 1 ms
+// heartbeat on the main thread (the largest gap between beats = the longest stall) for:
+//   (a) in-thread: IntelFeedSet — read, parse and build on the event loop (before)
+//   (b) worker:    IntelFeedWorker — the same in a worker thread, the table transferred (after)
+// and the time from the reload's start until the new table is handed over for use.
+
+import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { IntelFeedSet } from '../src/enrich/intel/fetch.js';
+import type { IntelTable } from '../src/enrich/intel/intel.js';
+import { IntelFeedWorker } from '../src/enrich/intel/remote.js';
+import { rng } from '../test/helpers/rng.js';
+import type { BenchResult } from './harness.js';
+
+const N = 1_000_000;
+
+/** A plain-list feed of `n` mixed indicators (deterministic in `seed`), one per line. */
+export function intelFeedText(n: number, seed: number): string {
+  const next = rng(seed);
+  const byte = () => Math.floor(next() * 256);
+  const hex = () => Math.floor(next() * 65536).toString(16);
+  const lines: string[] = [];
+  for (let k = 0; k < n; k++) {
+    const x = k / n;
+    // listed IPv4 space is 11/8–99/8: 10/8 and 198/8 stay unlisted for flows that must not match
+    const a = 11 + Math.floor(next() * 89);
+    if (x < 0.6) lines.push(`${a}.${byte()}.${byte()}.${byte()}`);
+    else if (x < 0.75) {
+      const len = 16 + Math.floor(next() * 15);
+      const v = (a * 2 ** 24 + Math.floor(next() * 2 ** 24)) & ~(2 ** (32 - len) - 1);
+      lines.push(`${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}/${len}`);
+    } else if (x < 0.85) lines.push(`2001:db8:${hex()}:${hex()}::${hex()}`);
+    else if (x < 0.9) lines.push(`2a0${Math.floor(next() * 10)}:${hex()}:${hex()}::/48`);
+    else lines.push(`${hex()}${hex()}.bad${Math.floor(next() * 1000)}.test`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+interface Loader {
+  refreshDue(now: number, onTable?: (t: IntelTable) => void): Promise<unknown>;
+}
+
+/** Longest gap between 1 ms heartbeats while `work` runs, and when it handed over its table. */
+async function stallDuring(work: (onTable: () => void) => Promise<unknown>) {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  let last = performance.now();
+  let maxGap = 0;
+  const beat = setInterval(() => {
+    const t = performance.now();
+    maxGap = Math.max(maxGap, t - last);
+    last = t;
+  }, 1);
+  h.enable();
+  const t0 = performance.now();
+  let inUseMs = Number.NaN;
+  await work(() => {
+    inUseMs = performance.now() - t0;
+  });
+  // one more beat: a stall that ends with the work is measured too
+  await new Promise((r) => setTimeout(r, 20));
+  clearInterval(beat);
+  h.disable();
+  return { maxGapMs: maxGap, loopDelayMaxMs: h.max / 1e6, inUseMs };
+}
+
+async function reload(kind: 'in-thread' | 'worker', dir: string, feed: string) {
+  const specs = [{ name: 'bench', format: 'list' as const, location: feed }];
+  const cacheDir = join(dir, `cache-${kind}`);
+  const loader: Loader & { stop(): unknown } =
+    kind === 'worker' ? new IntelFeedWorker(specs, { cacheDir }) : new IntelFeedSet(specs, { cacheDir });
+  writeFileSync(feed, intelFeedText(N, 1));
+  const t0 = Date.now();
+  await loader.refreshDue(t0);
+  writeFileSync(feed, intelFeedText(N, 2));
+  globalThis.gc?.();
+  let size = 0;
+  // the feed's refresh interval (1 h) has passed
+  const r = await stallDuring((inUse) =>
+    loader.refreshDue(t0 + 3_601_000, (t) => {
+      size = t.size;
+      inUse();
+    }),
+  );
+  await loader.stop();
+  return { ...r, size };
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'fw-reload-bench-'));
+  const feed = join(dir, 'feed.txt');
+  const out: BenchResult[] = [];
+  try {
+    for (const kind of ['in-thread', 'worker'] as const) {
+      const r = await reload(kind, dir, feed);
+      const detail = `${r.size} indicators; monitorEventLoopDelay max ${r.loopDelayMaxMs.toFixed(1)} ms`;
+      out.push({
+        name: `intel reload 1 M (${kind}): longest main-thread stall`,
+        value: r.maxGapMs,
+        unit: 'ms',
+        detail,
+      });
+      out.push({ name: `intel reload 1 M (${kind}): until the new table is in use`, value: r.inUseMs, unit: 'ms' });
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return out;
+}
