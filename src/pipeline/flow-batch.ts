@@ -26,6 +26,16 @@ export class StringDict {
     }
     return c;
   }
+  /**
+   * A new code for `s` without looking it up or indexing it: for writers that know `s` is not in
+   * this batch yet (enrichment keeps its own per-batch code per table entry). Two codes for one
+   * string are harmless — readers use the values — but code() will not find this one.
+   */
+  append(s: string): number {
+    if (s === '') return 0;
+    this.values.push(s);
+    return this.values.length - 1;
+  }
   clear(): void {
     this.values.length = 1;
     this.index.clear();
@@ -45,6 +55,12 @@ export class ListDict {
       this.index.set(key, c);
     }
     return c;
+  }
+  /** As StringDict.append: a new code for a list the caller knows is not in this batch yet. */
+  append(list: readonly string[]): number {
+    if (list.length === 0) return 0;
+    this.values.push(list);
+    return this.values.length - 1;
   }
   clear(): void {
     this.values.length = 1;
