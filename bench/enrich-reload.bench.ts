@@ -7,13 +7,15 @@
 // heartbeat on the main thread (the largest gap between beats = the longest stall) for:
 //   (a) in-thread: IntelFeedSet — read, parse and build on the event loop (before)
 //   (b) worker:    IntelFeedWorker — the same in a worker thread, the table transferred (after)
-// and the time from the reload's start until the new table is handed over for use.
+// and the time from the reload's start until the new table is handed over for use, and the main
+// thread's busy time (event-loop utilisation) over the reload. A heartbeat alone gives the noise
+// floor: on a shared machine the main thread is also descheduled while other processes run.
 
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { IntelFeedSet } from '../src/enrich/intel/fetch.js';
 import type { IntelTable } from '../src/enrich/intel/intel.js';
 import { IntelFeedWorker } from '../src/enrich/intel/remote.js';
@@ -59,6 +61,7 @@ async function stallDuring(work: (onTable: () => void) => Promise<unknown>) {
     last = t;
   }, 1);
   h.enable();
+  const elu0 = performance.eventLoopUtilization();
   const t0 = performance.now();
   let inUseMs = Number.NaN;
   await work(() => {
@@ -68,7 +71,9 @@ async function stallDuring(work: (onTable: () => void) => Promise<unknown>) {
   await new Promise((r) => setTimeout(r, 20));
   clearInterval(beat);
   h.disable();
-  return { maxGapMs: maxGap, loopDelayMaxMs: h.max / 1e6, inUseMs };
+  // the main thread's busy time: the work this thread did, whatever else ran on the machine
+  const busyMs = performance.eventLoopUtilization(elu0).active;
+  return { maxGapMs: maxGap, loopDelayMaxMs: h.max / 1e6, inUseMs, busyMs };
 }
 
 async function reload(kind: 'in-thread' | 'worker', dir: string, feed: string) {
@@ -98,7 +103,17 @@ export async function run(): Promise<BenchResult[]> {
   const feed = join(dir, 'feed.txt');
   const out: BenchResult[] = [];
   try {
-    for (const kind of ['in-thread', 'worker'] as const) {
+    // the machine's own noise: the same heartbeat with nothing to do (other processes, timers)
+    const idle = await stallDuring(() => new Promise((r) => setTimeout(r, 3000)));
+    out.push({
+      name: 'intel reload: heartbeat alone (3 s, no reload)',
+      value: idle.maxGapMs,
+      unit: 'ms',
+      detail: `main thread busy ${idle.busyMs.toFixed(0)} ms`,
+    });
+    // the worker first: the in-thread run leaves ~1 GB of garbage in this heap, whose collection
+    // would otherwise land in the worker's measurement
+    for (const kind of ['worker', 'in-thread'] as const) {
       const r = await reload(kind, dir, feed);
       const detail = `${r.size} indicators; monitorEventLoopDelay max ${r.loopDelayMaxMs.toFixed(1)} ms`;
       out.push({
@@ -108,6 +123,7 @@ export async function run(): Promise<BenchResult[]> {
         detail,
       });
       out.push({ name: `intel reload 1 M (${kind}): until the new table is in use`, value: r.inUseMs, unit: 'ms' });
+      out.push({ name: `intel reload 1 M (${kind}): main thread busy`, value: r.busyMs, unit: 'ms' });
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
