@@ -642,8 +642,8 @@ function fillSlot(
     if (fc[id * 2] !== pass) {
       fc[id * 2 + 1] =
         k < 6
-          ? (batch.strings[cols[k]]?.code(table.values[k][id]) ?? 0)
-          : (batch.lists[tagsCol]?.code(table.tagLists[id]) ?? 0);
+          ? (batch.strings[cols[k]]?.append(table.values[k][id]) ?? 0)
+          : (batch.lists[tagsCol]?.append(table.tagLists[id]) ?? 0);
       fc[id * 2] = pass;
     }
     slots[s + 1 + k] = fc[id * 2 + 1];

@@ -265,7 +265,9 @@ export function loadRangeTable(files: readonly { file: string; text: string; for
 /**
  * Fill src_/dst_ range, segment and tags from the most specific range of each address. Rows whose
  * address is in no range are left as they are; an empty name, segment or tag list leaves that
- * column as it is. Dictionary codes are looked up once per distinct value per batch, not per row.
+ * column as it is. Each distinct value gets a batch code once per batch, not per row: values are
+ * interned (one id per distinct string or list) and stamped per pass, so a value is appended to the
+ * batch dictionary without a Map look-up (StringDict.append) and never twice by this pass.
  */
 export function applyRanges(table: RangeTable, batch: FlowBatch): void {
   if (table.size === 0) return;
@@ -327,7 +329,7 @@ function applySide(table: RangeTable, batch: FlowBatch, pass: number, slot: numb
     const ni = labelName[l];
     if (ni !== 0) {
       if (nStamp[ni] !== pass) {
-        nCode[ni] = nameDict === undefined ? 0 : nameDict.code(names[ni]);
+        nCode[ni] = nameDict === undefined ? 0 : nameDict.append(names[ni]);
         nStamp[ni] = pass;
       }
       const c = nCode[ni];
@@ -339,7 +341,7 @@ function applySide(table: RangeTable, batch: FlowBatch, pass: number, slot: numb
     const si = labelSegment[l];
     if (si !== 0) {
       if (sStamp[si] !== pass) {
-        sCode[si] = segDict === undefined ? 0 : segDict.code(segments[si]);
+        sCode[si] = segDict === undefined ? 0 : segDict.append(segments[si]);
         sStamp[si] = pass;
       }
       const c = sCode[si];
@@ -351,7 +353,7 @@ function applySide(table: RangeTable, batch: FlowBatch, pass: number, slot: numb
     const ti = labelTags[l];
     if (ti !== 0) {
       if (tStamp[ti] !== pass) {
-        tCode[ti] = tagsDict === undefined ? 0 : tagsDict.code(tagLists[ti]);
+        tCode[ti] = tagsDict === undefined ? 0 : tagsDict.append(tagLists[ti]);
         tStamp[ti] = pass;
       }
       const c = tCode[ti];
