@@ -3,8 +3,8 @@
 // 1 M IP ranges (CSV), 100 k assets (CSV), 1 M indicators (a plain list feed) and the shipped
 // ip-location-db data. Target (issue 5): ≥ 3 M flows/s on one core, tables < 500 MB.
 //
-// Ranges: 800 k IPv4 /24s and /28s in 10.0.0.0/8 and public space with one of 2 000 names (think
-// cloud services and sites), 200 k IPv6 /48s and /64s; 100 k assets on 10.x addresses; indicators:
+// Ranges: 800 k IPv4 prefixes with a BGP table's length mix (a quarter in 10.0.0.0/8, tagged
+// internal) with one of 2 000 names (think cloud services and sites), 200 k IPv6 /48s and /64s; 100 k assets on 10.x addresses; indicators:
 // 600 k IPv4 addresses, 150 k IPv4 CIDRs (/22–/30), 150 k IPv6 addresses/prefixes, 100 k domains.
 // Flows: an organisation's traffic — 10.x clients to public servers and to each other, 10 % IPv6,
 // a third with DNS/TLS/HTTP names; about half the addresses fall in a range, a third of the
@@ -28,18 +28,21 @@ function v4(a: number): string {
   return `${(a >>> 24) & 255}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 }
 
-function files(dir: string, next: () => number) {
+export function files(dir: string, next: () => number): void {
   const int = (n: number) => Math.floor(next() * n);
   const r: string[] = ['cidr,name,segment,tags'];
   for (let i = 0; i < RANGES; i++) {
     const name = `svc-${int(2000)}`;
     const seg = `seg-${int(50)}`;
-    const tags = ['prod', 'dev', 'pci', 'dmz', 'internal'][int(5)];
+    const tags = ['prod', 'dev', 'pci', 'dmz', 'partner'][int(5)];
     if (i < RANGES * 0.8) {
-      const internal = i % 2 === 0;
+      // IPv4 lengths as in a full BGP table (~60 % /24, ~20 % /22–/23, ~18 % /16–/21, ~2 % longer);
+      // a quarter of the ranges are the organisation's own, in 10.0.0.0/8.
+      const x = next();
+      const len = x < 0.6 ? 24 : x < 0.8 ? 22 + int(2) : x < 0.98 ? 16 + int(6) : 25 + int(8);
+      const internal = i % 4 === 0;
       const base = internal ? 0x0a000000 + int(1 << 24) : (int(200) + 20) * 2 ** 24 + int(1 << 24);
-      const len = i % 7 === 0 ? 28 : 24;
-      r.push(`${v4((base & ~(2 ** (32 - len) - 1)) >>> 0)}/${len},${name},${seg},${tags}`);
+      r.push(`${v4((base & ~(2 ** (32 - len) - 1)) >>> 0)}/${len},${name},${seg},${internal ? 'internal' : tags}`);
     } else {
       const hex = () => int(65536).toString(16);
       r.push(
