@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Enrichment } from '../enrich/manager.js';
 import type { EnrichSettings } from '../enrich/settings.js';
+import { looksLikeParquet, parseAwsVpcParquet } from '../ingest/cloud/aws-parquet.js';
 import { parseAwsVpcLog } from '../ingest/cloud/aws-vpc.js';
 import { parseAzureFlowLog } from '../ingest/cloud/azure.js';
 import { parseGcpFlowLog } from '../ingest/cloud/gcp.js';
@@ -140,10 +141,22 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
         s.errors.push(`${file}: cannot read: ${(e as Error).message}`);
         continue;
       }
+      // AWS delivers VPC flow logs as Parquet too (read with DuckDB; the footer is at the end, so
+      // only a whole file is one).
+      if ((opts.format === undefined || opts.format === 'aws-vpc') && looksLikeParquet(raw)) {
+        s.files++;
+        const r = await parseAwsVpcParquet(raw, file, Date.now(), pipeline);
+        s.flows += r.flows;
+        s.logRecords += r.records;
+        if (r.malformed) counters.add(`file:${file}`, 'malformed', r.malformed);
+        for (const e of r.errors.slice(0, 20)) s.errors.push(e.message);
+        await pipeline.flush();
+        continue;
+      }
       const format = opts.format ?? detectFormat(maybeGunzip(raw.subarray(0, 1 << 20)));
       if (format === null) {
         s.errors.push(
-          `${file}: not a format flowwatch imports (pcap/pcapng, Zeek log, AWS VPC Flow Logs); --format forces one`,
+          `${file}: not a format flowwatch imports (pcap/pcapng, Zeek, Suricata eve.json, AWS VPC text or Parquet, Azure, GCP, OCI flow logs); --format forces one`,
         );
         continue;
       }
