@@ -17,6 +17,7 @@ import { UdpReceiver } from '../ingest/udp/receiver.js';
 import { CounterDeltas, type CounterName, ExporterCounters } from '../pipeline/counters.js';
 import { ExporterPolicy } from '../pipeline/exporter-policy.js';
 import { exporterStates } from '../pipeline/exporter-state.js';
+import type { FlowBatch } from '../pipeline/flow-batch.js';
 import { IngestPipeline } from '../pipeline/ingest.js';
 import { LocalQueryTarget } from '../query/service.js';
 import { openStore, setLockApi } from '../store/duckdb/index.js';
@@ -78,16 +79,18 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   });
   enrichment.load().then(() => enrichment.start());
   const forwarders = cfg.forward.map((f) => new Forwarder(f));
+  // What every batch goes through before the store, whichever way it came in. Forwarders encode
+  // before send() returns, so the batch can go on to the store unchanged.
+  const transform = (b: FlowBatch) => {
+    policy.apply(b);
+    enrichment.apply(b);
+    for (const f of forwarders) f.send(b);
+  };
   const pipeline = new IngestPipeline({
     writer: store,
     counters,
     batchSize: cfg.store.batchSize,
-    // Forwarders encode before send() returns, so the batch can go on to the store unchanged.
-    transform: (b) => {
-      policy.apply(b);
-      enrichment.apply(b);
-      for (const f of forwarders) f.send(b);
-    },
+    transform,
     onError: (err) => log.error({ err: err.message }, 'store append failed'),
   });
   const receiver = new UdpReceiver({
@@ -130,11 +133,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     store,
     counters,
     batchSize: cfg.store.batchSize,
-    transform: (b) => {
-      policy.apply(b);
-      enrichment.apply(b);
-      for (const f of forwarders) f.send(b);
-    },
+    transform,
     onError: (input, message) => log.warn({ input }, message),
   });
 

@@ -21,6 +21,7 @@
 // its format at all (a STIX file that is not JSON, a CSV without the named column) throws
 // EnrichSourceError so that the caller keeps the last good table.
 
+import { formatAddrWords } from '../../pipeline/flow-batch.js';
 import { EnrichSourceError } from '../source-error.js';
 
 export type IndicatorType = 'ip' | 'cidr' | 'domain' | 'url';
@@ -245,33 +246,7 @@ function maskWords(w: Uint32Array, len: number): void {
 
 /** Canonical text of 4 address words (RFC 5952; IPv4-mapped as dotted IPv4). */
 export function formatWords(w: Uint32Array): string {
-  if (isMapped(w)) {
-    const v = w[3];
-    return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
-  }
-  const h: number[] = [];
-  for (let i = 0; i < 4; i++) h.push(w[i] >>> 16, w[i] & 0xffff);
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (h[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && h[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number, b: number) =>
-    h
-      .slice(a, b)
-      .map((x) => x.toString(16))
-      .join(':');
-  return best < 0 ? hex(0, 8) : `${hex(0, best)}::${hex(best + bestLen, 8)}`;
+  return formatAddrWords(w, 0);
 }
 
 // ---- shared result building

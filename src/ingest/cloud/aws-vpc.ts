@@ -451,13 +451,7 @@ function addrOrDash(buf: Buffer, s: number, e: number, b: FlowBatch, col: number
   if (isDash(buf, s, e)) return 0;
   const v4 = ipv4Bytes(buf, s, e);
   if (v4 >= 0) {
-    const a = b.data[col] as Uint32Array;
-    const o = row * 4;
-    a[o] = 0;
-    a[o + 1] = 0;
-    a[o + 2] = 0xffff;
-    a[o + 3] = v4;
-    b.valid[col][row] = 1;
+    b.setIPv4(col, row, v4);
     return 4;
   }
   if (!ipv6Bytes(buf, s, e, b.data[col] as Uint32Array, row * 4)) return -1;
