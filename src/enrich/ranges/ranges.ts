@@ -17,7 +17,18 @@ import type { FlowBatch } from '../../pipeline/flow-batch.js';
 import { columnIndex } from '../../schema/columns.js';
 import { type EnrichmentHit, EnrichSourceError } from '../source-error.js';
 import { cidrText, type PrefixIndex, PrefixIndexBuilder, parseCidr } from './lpm.js';
-import { cloudTag, csvRows, Interner, isObject, ListInterner, lineNumber, str, tagList, yamlList } from './text.js';
+import {
+  cloudTag,
+  csvRows,
+  Interner,
+  isObject,
+  ListInterner,
+  lineNumber,
+  splitCsv,
+  str,
+  tagList,
+  yamlList,
+} from './text.js';
 
 export interface RangeEntry {
   /** Normalised CIDR ("10.1.0.0/16"). */
@@ -119,25 +130,41 @@ export class RangeTable {
   /** @internal same order as stamps */
   readonly codes: Uint32Array[];
 
-  /** @internal use buildRangeTable */
+  /** @internal use buildRangeTable / loadRangeTable (or rangeTableFromParts for a table sent between threads) */
   constructor(
     readonly index: PrefixIndex,
-    cols: RangeColumns,
+    cols: RangeParts,
     readonly warnings: readonly string[],
   ) {
     this.labelOf = cols.labelOf;
-    this.labelName = Uint32Array.from(cols.labels.lists, (l) => Number(l[0]));
-    this.labelSegment = Uint32Array.from(cols.labels.lists, (l) => Number(l[1]));
-    this.labelTags = Uint32Array.from(cols.labels.lists, (l) => Number(l[2]));
+    this.labelName = cols.labelName;
+    this.labelSegment = cols.labelSegment;
+    this.labelTags = cols.labelTags;
     this.sourceOf = cols.sourceOf;
     this.lineOf = cols.lineOf;
-    this.names = cols.names.values;
-    this.segments = cols.segments.values;
-    this.tagLists = cols.tagLists.lists;
-    this.sourceFiles = cols.sources.values;
+    this.names = cols.names;
+    this.segments = cols.segments;
+    this.tagLists = cols.tagLists;
+    this.sourceFiles = cols.sourceFiles;
     const sizes = [this.names.length, this.segments.length, this.tagLists.length];
     this.stamps = [0, 1, 2, 0, 1, 2].map((k) => new Uint32Array(sizes[k]));
     this.codes = [0, 1, 2, 0, 1, 2].map((k) => new Uint32Array(sizes[k]));
+  }
+
+  /** The columns (not the index): what a loader thread sends (see enrich/tables-wire.ts). */
+  parts(): RangeParts {
+    return {
+      labelOf: this.labelOf,
+      labelName: this.labelName,
+      labelSegment: this.labelSegment,
+      labelTags: this.labelTags,
+      sourceOf: this.sourceOf,
+      lineOf: this.lineOf,
+      names: this.names,
+      segments: this.segments,
+      tagLists: this.tagLists,
+      sourceFiles: this.sourceFiles,
+    };
   }
 
   get size(): number {
@@ -191,54 +218,133 @@ export class RangeTable {
   }
 }
 
-interface RangeColumns {
+/** A RangeTable's columns: per entry a label and its source, per label its name, segment and tags. */
+export interface RangeParts {
   labelOf: Uint32Array;
-  /** Label id → [name id, segment id, tag list id] as strings (a ListInterner keyed by the triple). */
-  labels: ListInterner;
+  labelName: Uint32Array;
+  labelSegment: Uint32Array;
+  labelTags: Uint32Array;
   sourceOf: Uint32Array;
   lineOf: Uint32Array;
-  names: Interner;
-  segments: Interner;
-  tagLists: ListInterner;
-  sources: Interner;
+  names: readonly string[];
+  segments: readonly string[];
+  tagLists: readonly (readonly string[])[];
+  sourceFiles: readonly string[];
 }
 
-/** Build the table from entries in load order (later files after earlier ones). */
-export function buildRangeTable(entries: readonly RangeEntry[]): RangeTable {
-  const n = entries.length;
-  const b = new PrefixIndexBuilder();
-  const cols: RangeColumns = {
-    labelOf: new Uint32Array(n),
-    labels: new ListInterner(),
-    sourceOf: new Uint32Array(n),
-    lineOf: new Uint32Array(n),
-    names: new Interner(),
-    segments: new Interner(),
-    tagLists: new ListInterner(),
-    sources: new Interner(),
-  };
-  for (let i = 0; i < n; i++) {
-    const e = entries[i];
-    b.add(e.cidr);
-    const name = cols.names.id(e.name);
-    const segment = cols.segments.id(e.segment);
-    const tags = cols.tagLists.id(e.tags);
-    cols.labelOf[i] = cols.labels.id([String(name), String(segment), String(tags)]);
+/** Duplicate prefixes reported one by one in `warnings`; the rest are counted. */
+const MAX_DUPLICATE_WARNINGS = 100;
+
+/** A Uint32Array that grows by doubling; `done()` is a copy of exactly the used part. */
+class GrowU32 {
+  a = new Uint32Array(1024);
+  n = 0;
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const b = new Uint32Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = v;
+  }
+  done(): Uint32Array {
+    // a copy: the over-allocated growth buffer (up to twice the size) is dropped with the builder
+    return this.a.slice(0, this.n);
+  }
+}
+
+/**
+ * Entries in load order → a RangeTable, without an object per entry: the CSV reader below writes
+ * each line's prefix and label straight in, the other formats go through addEntry.
+ */
+export class RangeTableBuilder {
+  readonly prefixes = new PrefixIndexBuilder();
+  private readonly labelOf = new GrowU32();
+  private readonly sourceOf = new GrowU32();
+  private readonly lineOf = new GrowU32();
+  private readonly names = new Interner();
+  private readonly segments = new Interner();
+  private readonly tagLists = new ListInterner();
+  private readonly sources = new Interner();
+  private readonly labelIds = new Map<string, number>();
+  private readonly labelName = new GrowU32();
+  private readonly labelSegment = new GrowU32();
+  private readonly labelTags = new GrowU32();
+
+  get size(): number {
+    return this.labelOf.n;
+  }
+
+  /** The label id of (name, segment, tags). */
+  label(name: string, segment: string, tags: readonly string[]): number {
+    const n = this.names.id(name);
+    const s = this.segments.id(segment);
+    const t = this.tagLists.id(tags);
+    const key = `${n},${s},${t}`;
+    let l = this.labelIds.get(key);
+    if (l === undefined) {
+      l = this.labelName.n;
+      this.labelIds.set(key, l);
+      this.labelName.push(n);
+      this.labelSegment.push(s);
+      this.labelTags.push(t);
+    }
+    return l;
+  }
+
+  sourceId(file: string): number {
+    return this.sources.id(file);
+  }
+
+  /** One entry whose prefix was added to `prefixes` just before. */
+  push(label: number, source: number, line: number): void {
+    this.labelOf.push(label);
+    this.sourceOf.push(source);
+    this.lineOf.push(line);
+  }
+
+  addEntry(e: RangeEntry): void {
+    this.prefixes.add(e.cidr);
     // "file:line" → file id + line; "file#json.path" (no line) is kept whole.
     const src = e.source;
     const colon = src.lastIndexOf(':');
     const line = colon >= 0 && colon + 1 < src.length ? lineNumber(src, colon + 1) : 0;
-    cols.sourceOf[i] = cols.sources.id(line > 0 ? src.slice(0, colon) : src);
-    cols.lineOf[i] = line;
+    this.push(this.label(e.name, e.segment, e.tags), this.sources.id(line > 0 ? src.slice(0, colon) : src), line);
   }
-  const index = b.build();
-  const table = new RangeTable(index, cols, []);
-  const warnings = index.duplicates.map((d) => {
-    const w = table.entry(d.winner);
-    const p = table.entry(d.previous);
-    return `${w.source}: ${d.cidr} also defined at ${p.source}; the later one (${w.name || 'unnamed'}) wins`;
-  });
-  return warnings.length === 0 ? table : new RangeTable(index, cols, warnings);
+
+  build(): RangeTable {
+    const index = this.prefixes.build();
+    const parts: RangeParts = {
+      labelOf: this.labelOf.done(),
+      labelName: this.labelName.done(),
+      labelSegment: this.labelSegment.done(),
+      labelTags: this.labelTags.done(),
+      sourceOf: this.sourceOf.done(),
+      lineOf: this.lineOf.done(),
+      names: this.names.values,
+      segments: this.segments.values,
+      tagLists: this.tagLists.lists,
+      sourceFiles: this.sources.values,
+    };
+    const table = new RangeTable(index, parts, []);
+    if (index.duplicates.length === 0) return table;
+    // a regenerated list can repeat a prefix a hundred thousand times: the first few say what to fix
+    const warnings = index.duplicates.slice(0, MAX_DUPLICATE_WARNINGS).map((d) => {
+      const w = table.entry(d.winner);
+      const p = table.entry(d.previous);
+      return `${w.source}: ${d.cidr} also defined at ${p.source}; the later one (${w.name || 'unnamed'}) wins`;
+    });
+    const more = index.duplicates.length - warnings.length;
+    if (more > 0) warnings.push(`${more} more prefixes defined more than once`);
+    return new RangeTable(index, parts, warnings);
+  }
+}
+
+/** Build the table from entries in load order (later files after earlier ones). */
+export function buildRangeTable(entries: readonly RangeEntry[]): RangeTable {
+  const b = new RangeTableBuilder();
+  for (const e of entries) b.addEntry(e);
+  return b.build();
 }
 
 /** Load several files in order and build one table; errors and warnings of all files together. */
@@ -247,17 +353,21 @@ export function loadRangeTable(files: readonly { file: string; text: string; for
   errors: EnrichSourceError[];
   warnings: string[];
 } {
-  const entries: RangeEntry[] = [];
-  const errors: EnrichSourceError[] = [];
-  const warnings: string[] = [];
+  const b = new RangeTableBuilder();
+  const load: RangeLoad = { entries: [], errors: [], warnings: [] };
   for (const f of files) {
-    const l = parseRanges(f.file, f.text, f.format);
-    for (const e of l.entries) entries.push(e);
-    for (const e of l.errors) errors.push(e);
-    for (const w of l.warnings) warnings.push(w);
+    const format = f.format ?? detectRangeFormat(f.file, f.text);
+    if (format === 'csv') {
+      readCsvInto(f.file, f.text, b, load);
+      continue;
+    }
+    const l = parseRanges(f.file, f.text, format);
+    for (const e of l.entries) b.addEntry(e);
+    for (const e of l.errors) load.errors.push(e);
+    for (const w of l.warnings) load.warnings.push(w);
   }
-  const table = buildRangeTable(entries);
-  return { table, errors, warnings: [...warnings, ...table.warnings] };
+  const table = b.build();
+  return { table, errors: load.errors, warnings: [...load.warnings, ...table.warnings] };
 }
 
 // ---- enrichment
@@ -418,6 +528,201 @@ function readCsv(file: string, text: string, load: RangeLoad): void {
       source: `${file}:${line}`,
     });
   }
+}
+
+/**
+ * The CSV reader of loadRangeTable: one pass over the text, each line's prefix scanned from the
+ * characters (no line string, no field array, no entry object) and added to the builder, its
+ * label (the rest of the line: name, segment, tags) looked up by that text in a per-file map, so
+ * a file whose million lines share a few thousand labels splits and interns a few thousand times.
+ * A line the scanner does not take (the first one, which may be the header; quoted fields; an
+ * embedded IPv4 in IPv6; anything malformed) goes through the same steps as readCsv, so errors and
+ * warnings are the same.
+ */
+function readCsvInto(file: string, text: string, b: RangeTableBuilder, load: RangeLoad): void {
+  const cols = { cidr: 0, name: 1, segment: 2, tags: 3 };
+  const source = b.sourceId(file);
+  const labels = new Map<string, number>();
+  const words = new Uint32Array(4);
+  const labelOf = (fields: readonly string[]): number => {
+    const get = (i: number) => (i >= 0 ? (fields[i] ?? '').trim() : '');
+    return b.label(get(cols.name), get(cols.segment), tagList(get(cols.tags).replace(/,/g, ';')));
+  };
+  let first = true;
+  let line = 0;
+  let pos = 0;
+  const n = text.length;
+  while (pos < n) {
+    line++;
+    let nl = text.indexOf('\n', pos);
+    if (nl < 0) nl = n;
+    // as split(/\r?\n/): a CR is part of the line break only right before the LF
+    const end = nl < n && nl > pos && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+    const start = pos;
+    pos = nl + 1;
+    if (!first) {
+      const len = scanPrefix(text, start, end, words);
+      if (len >= 0) {
+        let c = start;
+        while (c < end && text.charCodeAt(c) !== 44) c++;
+        const key = c < end ? text.slice(c + 1, end) : '';
+        let l = labels.get(key);
+        if (l === undefined) {
+          l = labelOf(splitCsv(text.slice(start, end)));
+          labels.set(key, l);
+        }
+        if (hostBitsOff(words, len)) {
+          const norm = cidrText(words, 0, len);
+          load.warnings.push(`${file}:${line}: ${text.slice(start, c).trim()} has host bits set; read as ${norm}`);
+        }
+        b.prefixes.addWords(words, 0, len);
+        b.push(l, source, line);
+        continue;
+      }
+    }
+    const l = text.slice(start, end);
+    const t = l.trim();
+    if (t === '' || t.startsWith('#')) continue;
+    const fields = splitCsv(l);
+    if (first && fields[0].toLowerCase() === 'cidr') {
+      first = false;
+      const idx = (h: string) => fields.findIndex((f) => f.trim().toLowerCase() === h);
+      cols.name = idx('name');
+      cols.segment = idx('segment');
+      cols.tags = idx('tags');
+      continue;
+    }
+    first = false;
+    const raw = fields[cols.cidr] ?? '';
+    const p = parseCidr(raw);
+    if (typeof p === 'string') {
+      load.errors.push(new EnrichSourceError(file, line, p));
+      continue;
+    }
+    if (p.hostBits) {
+      load.warnings.push(`${file}:${line}: ${raw} has host bits set; read as ${cidrText(p.words, 0, p.len128)}`);
+    }
+    b.prefixes.addWords(p.words, 0, p.len128);
+    b.push(labelOf(fields), source, line);
+  }
+}
+
+/** Clear the bits under a 128-bit prefix length in place; whether any was set. */
+function hostBitsOff(w: Uint32Array, len128: number): boolean {
+  let set = false;
+  for (let k = 0; k < 4; k++) {
+    const bits = len128 - k * 32;
+    const m = bits >= 32 ? w[k] : bits <= 0 ? 0 : (w[k] & (0xffffffff << (32 - bits))) >>> 0;
+    if (m !== w[k]) {
+      set = true;
+      w[k] = m;
+    }
+  }
+  return set;
+}
+
+/**
+ * The prefix at the start of text[from..to) up to the first ',' (or the end), into `out` (4 words,
+ * host bits not cleared yet), and its 128-bit length; -1 when it is not the plain form this scanner
+ * takes (dotted quad without leading zeros, IPv6 hex groups with at most one '::', '/len', blanks
+ * around) — the caller then reads the line the slow, exact way.
+ */
+function scanPrefix(t: string, from: number, to: number, out: Uint32Array): number {
+  let i = from;
+  while (i < to && (t.charCodeAt(i) === 32 || t.charCodeAt(i) === 9)) i++;
+  let colon = false;
+  for (let k = i; k < to; k++) {
+    const c = t.charCodeAt(k);
+    if (c === 58) colon = true;
+    if (c === 44 || c === 47 || c === 32 || c === 9) break;
+  }
+  let len: number;
+  if (!colon) {
+    let v = 0;
+    for (let part = 0; part < 4; part++) {
+      if (part > 0) {
+        if (t.charCodeAt(i) !== 46) return -1;
+        i++;
+      }
+      const s = i;
+      let o = 0;
+      while (i < to && i - s < 4) {
+        const d = t.charCodeAt(i) - 48;
+        if (d < 0 || d > 9) break;
+        o = o * 10 + d;
+        i++;
+      }
+      if (i === s || i - s > 3 || o > 255 || (i - s > 1 && t.charCodeAt(s) === 48)) return -1;
+      v = v * 256 + o;
+    }
+    out[0] = 0;
+    out[1] = 0;
+    out[2] = 0xffff;
+    out[3] = v;
+    len = 128;
+  } else {
+    // hextets before and after '::'
+    const head: number[] = [];
+    const tail: number[] = [];
+    let cur = head;
+    let dbl = false;
+    if (t.charCodeAt(i) === 58) {
+      if (t.charCodeAt(i + 1) !== 58) return -1;
+      dbl = true;
+      cur = tail;
+      i += 2;
+    }
+    for (;;) {
+      const s = i;
+      let h = 0;
+      while (i < to && i - s < 5) {
+        const c = t.charCodeAt(i);
+        const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+        if (d < 0) break;
+        h = h * 16 + d;
+        i++;
+      }
+      if (i - s > 4) return -1;
+      if (i > s) cur.push(h);
+      else if (!(dbl && cur === tail && tail.length === 0)) return -1;
+      if (t.charCodeAt(i) !== 58) break;
+      if (i === s) return -1;
+      i++;
+      if (t.charCodeAt(i) === 58) {
+        if (dbl) return -1;
+        dbl = true;
+        cur = tail;
+        i++;
+      }
+    }
+    if (t.charCodeAt(i) === 46) return -1; // an embedded IPv4: parseAddr's job
+    const total = head.length + tail.length;
+    if (dbl ? total > 7 : total !== 8) return -1;
+    const g = new Array<number>(8).fill(0);
+    for (let k = 0; k < head.length; k++) g[k] = head[k];
+    for (let k = 0; k < tail.length; k++) g[8 - tail.length + k] = tail[k];
+    for (let k = 0; k < 4; k++) out[k] = (g[k * 2] * 65536 + g[k * 2 + 1]) >>> 0;
+    len = 128;
+  }
+  if (t.charCodeAt(i) === 47) {
+    i++;
+    const s = i;
+    let l = 0;
+    while (i < to) {
+      const d = t.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) break;
+      l = l * 10 + d;
+      i++;
+    }
+    if (i === s || i - s > 3) return -1;
+    if (colon ? l > 128 : l > 32) return -1;
+    len = colon ? l : l + 96;
+  }
+  while (i < to && (t.charCodeAt(i) === 32 || t.charCodeAt(i) === 9)) i++;
+  if (i < to && t.charCodeAt(i) !== 44) return -1;
+  // an all-zero or ::ffff:a.b.c.d-looking IPv6 text is left to the exact path (it prints differently)
+  if (colon && out[0] === 0 && out[1] === 0 && (out[2] === 0xffff || out[2] === 0)) return -1;
+  return len;
 }
 
 function readList(file: string, text: string, load: RangeLoad): void {

@@ -23,7 +23,8 @@ export function csvRows(text: string): CsvRow[] {
   return out;
 }
 
-function splitCsv(line: string): string[] {
+/** One CSV line's fields (see csvRows). */
+export function splitCsv(line: string): string[] {
   const out: string[] = [];
   let i = 0;
   for (;;) {
