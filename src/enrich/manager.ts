@@ -5,25 +5,27 @@
 // replaces one reference in `snap`. apply() reads `snap` once per batch and runs synchronously, and
 // Node runs one batch's enrichment to the end before any reload callback can run, so a batch sees
 // either the old or the new table of a source, never half of one. Feeds are fetched, parsed and
-// built in a worker thread (intel/remote.ts) and the built arrays transferred, so a reload of a
-// million indicators does not hold up the event loop that receives and stores flows.
+// built in a worker thread (intel/remote.ts), range and asset files read and built in another
+// (file-loader.ts), and the built arrays transferred, so a reload of a million indicators or ranges
+// does not hold up the event loop that receives and stores flows.
 //
 // A source that fails to load keeps its last good table and the error (with file and line) is
 // logged and kept in status(); at start, a broken source is left out rather than stopping the
 // server: metadata never gates ingestion (DESIGN §1).
 
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import type { FlowBatch } from '../pipeline/flow-batch.js';
 import { parseAddr } from '../pipeline/flow-batch.js';
-import { type AssetTable, applyAssets, describeAssets, loadAssetTable } from './assets/assets.js';
+import { type AssetTable, applyAssets, describeAssets } from './assets/assets.js';
+import { FileTableLoader } from './file-loader.js';
 import { applyGeo, describe as describeGeo, type GeoSource, loadGeoDb, loadMmdb } from './geo/index.js';
 import type { RefreshReport } from './intel/fetch.js';
 import { applyIntel, describe as describeIntel, type IntelTable } from './intel/intel.js';
 import { IntelFeedWorker } from './intel/remote.js';
 import { applyDirection, buildOwnNetworks, describeOwn, type OwnNetworks } from './ranges/direction.js';
-import { applyRanges, describeRanges, loadRangeTable, type RangeTable } from './ranges/ranges.js';
+import { applyRanges, describeRanges, type RangeTable } from './ranges/ranges.js';
 import type { EnrichSettings } from './settings.js';
-import { type EnrichmentHit, EnrichSourceError } from './source-error.js';
+import type { EnrichmentHit } from './source-error.js';
 import { type EnrichOptions, enrichBatch } from './stage.js';
 
 export type SourceKind = 'ranges' | 'assets' | 'networks' | 'geo' | 'intel';
@@ -60,6 +62,7 @@ export class Enrichment {
   private readonly statuses = new Map<SourceKind, SourceStatus>();
   private readonly stage: EnrichOptions;
   private feeds: IntelFeedWorker | null = null;
+  private files: FileTableLoader | null = null;
   private timer: NodeJS.Timeout | null = null;
   private checking: Promise<void> | null = null;
   private closed = false;
@@ -120,6 +123,7 @@ export class Enrichment {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     void this.feeds?.stop();
+    void this.files?.stop();
   }
 
   /** Enrich one batch with the tables in use now (the batch pipeline's transform). */
@@ -196,50 +200,60 @@ export class Enrichment {
     }
   }
 
-  /** (Re)load the range or asset files; on any error the previous table stays. */
+  /**
+   * (Re)load the range or asset files; on any error the previous table stays. Read, parsed and
+   * built in the file loader thread (file-loader.ts): a 1 M-line range file would otherwise block
+   * the event loop that receives flows for seconds.
+   */
   private async loadFiles(kind: 'ranges' | 'assets'): Promise<void> {
     const files = this.settings[kind];
     if (files.length === 0) {
       if (kind === 'ranges') this.rebuildOwn();
       return;
     }
-    const texts: { file: string; text: string }[] = [];
-    const stamps: [string, string][] = [];
-    try {
-      for (const file of files) {
-        // The stamp is taken before reading: a write during the read is seen at the next check.
-        stamps.push([file, await this.fileStamp(file)]);
-        try {
-          texts.push({ file, text: await readFile(file, 'utf8') });
-        } catch (e) {
-          throw new EnrichSourceError(file, undefined, `cannot read: ${(e as Error).message}`);
-        }
-      }
-      const r = kind === 'ranges' ? loadRangeTable(texts) : loadAssetTable(texts);
-      if (r.errors.length > 0) throw r.errors[0];
-      const warnings = r.warnings.slice(0, MAX_WARNINGS);
-      for (const w of warnings) this.log('warn', `${kind}: ${w}`);
-      const first = this.statuses.get(kind) === undefined;
-      if (kind === 'ranges') this.snap = { ...this.snap, ranges: r.table as RangeTable };
-      else this.snap = { ...this.snap, assets: r.table as AssetTable };
-      if (kind === 'ranges') this.rebuildOwn();
-      if (!first) this.reloads++;
-      this.setStatus({ kind, origin: files.join(', '), entries: r.table.size, loadedAt: Date.now(), warnings });
-      this.log('info', `${kind}: ${r.table.size} entries from ${files.join(', ')}`);
-    } catch (e) {
-      const msg = (e as Error).message;
+    if (this.files === null) this.files = new FileTableLoader();
+    const r = await this.files.load(kind, files, this.settings.networks, MAX_WARNINGS);
+    for (const [f, s] of r.stamps) this.stamps.set(f, s);
+    if (this.closed) return;
+    if (r.error !== undefined) {
       const kept = this.statuses.get(kind) !== undefined;
-      this.log('error', `${kind}: ${msg}${kept ? ' (the previous table stays in use)' : ''}`);
-      this.setStatus({ kind, origin: files.join(', '), entries: 0, loadedAt: Date.now(), error: msg, warnings: [] });
-    } finally {
-      for (const [f, s] of stamps) this.stamps.set(f, s);
+      this.log('error', `${kind}: ${r.error}${kept ? ' (the previous table stays in use)' : ''}`);
+      this.setStatus({
+        kind,
+        origin: files.join(', '),
+        entries: 0,
+        loadedAt: Date.now(),
+        error: r.error,
+        warnings: [],
+      });
+      return;
     }
+    const warnings = r.warnings;
+    for (const w of warnings) this.log('warn', `${kind}: ${w}`);
+    const first = this.statuses.get(kind) === undefined;
+    let size = 0;
+    if (r.ranges !== undefined) {
+      // ranges and the own networks built from them change together
+      this.snap = { ...this.snap, ranges: r.ranges };
+      if (r.own !== undefined) this.setOwn(r.own);
+      size = r.ranges.size;
+    } else if (r.assets !== undefined) {
+      this.snap = { ...this.snap, assets: r.assets };
+      size = r.assets.size;
+    }
+    if (!first) this.reloads++;
+    this.setStatus({ kind, origin: files.join(', '), entries: size, loadedAt: Date.now(), warnings });
+    this.log('info', `${kind}: ${size} entries from ${files.join(', ')}`);
   }
 
-  /** Own networks = configured CIDRs + ranges tagged `internal`; rebuilt whenever ranges change. */
+  /** Own networks = configured CIDRs (no range files: built here, a few entries). */
   private rebuildOwn(): void {
-    if (this.settings.networks.length === 0 && this.snap.ranges === undefined) return;
-    const own = buildOwnNetworks(this.settings.networks, this.snap.ranges, { origin: 'enrich.networks' });
+    if (this.settings.networks.length === 0) return;
+    this.setOwn(buildOwnNetworks(this.settings.networks, undefined, { origin: 'enrich.networks' }));
+  }
+
+  /** Own networks = configured CIDRs + ranges tagged `internal`. */
+  private setOwn(own: OwnNetworks): void {
     for (const e of own.errors) this.log('error', e);
     this.snap = { ...this.snap, own: own.table.entries.length > 0 ? own : undefined };
     this.setStatus({

@@ -113,7 +113,7 @@ export class AssetTable {
   // choose), slot = -(group + 1) when the group's records must be searched by time, 0 = empty.
   private readonly hash4: Int32Array;
   private readonly mask4: number;
-  private readonly groups6 = new Map<string, number>();
+  private readonly groups6: Map<string, number>;
   /** Per group: first record; records of a group are contiguous. */
   private readonly groupStart: Uint32Array;
   /** Per group: the address (4 words), for `entry(i).ips`. */
@@ -145,115 +145,63 @@ export class AssetTable {
   /** @internal */
   readonly merge = new MergeCache();
 
-  /** @internal use buildAssetTable */
+  /** @internal use buildAssetTable (or the parts a loader thread sent, see enrich/tables-wire.ts) */
   constructor(
-    entries: readonly AssetEntry[],
+    src: readonly AssetEntry[] | AssetParts,
     readonly warnings: readonly string[],
   ) {
-    const n = entries.length;
-    this.size = n;
-    const interners = FIELDS.map(() => new Interner());
-    const tagLists = new ListInterner();
-    const sources = new Interner();
-    this.fieldOf = [...FIELDS, 'tags'].map(() => new Uint32Array(n));
-    this.validFrom = new Float64Array(n);
-    this.validTo = new Float64Array(n);
-    this.seenAt = new Float64Array(n);
-    this.sourceOf = new Uint32Array(n);
-    this.lineOf = new Uint32Array(n);
-    // Records per address, from the entries' intervals or their snapshots.
-    const byAddr = new Map<string, { asset: number; from: number; to: number; seen: number }[]>();
-    const ipsOf: string[][] = [];
-    for (let i = 0; i < n; i++) {
-      const e = entries[i];
-      const vals = [e.name, e.vmId, e.account, e.owner, e.env, e.type];
-      for (let k = 0; k < 6; k++) this.fieldOf[k][i] = interners[k].id(vals[k]);
-      this.fieldOf[6][i] = tagLists.id(e.tags);
-      this.validFrom[i] = e.validFrom ?? Number.NaN;
-      this.validTo[i] = e.validTo ?? Number.NaN;
-      this.seenAt[i] = e.seenAt ?? Number.NaN;
-      const colon = e.source.lastIndexOf(':');
-      const line = colon >= 0 ? lineNumber(e.source, colon + 1) : 0;
-      this.sourceOf[i] = sources.id(line > 0 ? e.source.slice(0, colon) : e.source);
-      this.lineOf[i] = line;
-      const keys: string[] = [];
-      for (const ip of e.ips) {
-        const w = parseAddr(ip);
-        if (w === null) continue;
-        const key = formatAddrWords(w, 0);
-        keys.push(key);
-        let list = byAddr.get(key);
-        if (list === undefined) {
-          list = [];
-          byAddr.set(key, list);
-        }
-        list.push({
-          asset: i,
-          from: e.validFrom ?? Number.NEGATIVE_INFINITY,
-          to: e.validTo ?? Number.POSITIVE_INFINITY,
-          seen: e.seenAt ?? Number.NaN,
-        });
-      }
-      ipsOf.push(keys);
-    }
-    this.values = interners.map((x) => x.values);
-    this.tagLists = tagLists.lists;
-    this.sources = sources.values;
-    let nrec = 0;
-    for (const list of byAddr.values()) {
-      snapshotsToIntervals(list);
-      nrec += list.length;
-    }
-    const groups = byAddr.size;
-    let cap = 16;
-    while (cap < groups * 2) cap *= 2;
-    this.hash4 = new Int32Array(cap * 2);
-    this.mask4 = cap - 1;
-    this.groupStart = new Uint32Array(groups + 1);
-    this.groupAddr = new Uint32Array(groups * 4);
-    this.recAsset = new Int32Array(nrec);
-    this.recFrom = new Float64Array(nrec);
-    this.recTo = new Float64Array(nrec);
-    const groupOf = new Map<string, number>();
-    let g = 0;
-    let r = 0;
-    for (const [key, list] of byAddr) {
-      this.groupStart[g] = r;
-      for (const x of list) {
-        this.recAsset[r] = x.asset;
-        this.recFrom[r] = x.from;
-        this.recTo[r] = x.to;
-        r++;
-      }
-      const w = parseAddr(key) as Uint32Array;
-      this.groupAddr.set(w, g * 4);
-      groupOf.set(key, g);
-      if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) {
-        let h = hash4(w[3]) & this.mask4;
-        while (this.hash4[h * 2 + 1] !== 0) h = (h + 1) & this.mask4;
-        this.hash4[h * 2] = w[3] | 0;
-        const x = list[0];
-        const always = list.length === 1 && x.from === Number.NEGATIVE_INFINITY && x.to === Number.POSITIVE_INFINITY;
-        this.hash4[h * 2 + 1] = always ? x.asset + 1 : -(g + 1);
-      } else this.groups6.set(key, g);
-      g++;
-    }
-    this.groupStart[groups] = r;
-    this.ipStart = new Uint32Array(n + 1);
-    let nip = 0;
-    for (let i = 0; i < n; i++) nip += ipsOf[i].length;
-    this.ipGroups = new Uint32Array(nip);
-    let k = 0;
-    for (let i = 0; i < n; i++) {
-      this.ipStart[i] = k;
-      for (const key of ipsOf[i]) this.ipGroups[k++] = groupOf.get(key) as number;
-    }
-    this.ipStart[n] = k;
-    this.slots = new Uint32Array(n * 2 * SLOT);
+    const p = Array.isArray(src) ? assetParts(src as readonly AssetEntry[]) : (src as AssetParts);
+    this.size = p.size;
+    this.hash4 = p.hash4;
+    this.mask4 = p.mask4;
+    this.groups6 = p.groups6;
+    this.groupStart = p.groupStart;
+    this.groupAddr = p.groupAddr;
+    this.recAsset = p.recAsset;
+    this.recFrom = p.recFrom;
+    this.recTo = p.recTo;
+    this.ipStart = p.ipStart;
+    this.ipGroups = p.ipGroups;
+    this.fieldOf = p.fieldOf;
+    this.values = p.values;
+    this.tagLists = p.tagLists;
+    this.validFrom = p.validFrom;
+    this.validTo = p.validTo;
+    this.seenAt = p.seenAt;
+    this.sourceOf = p.sourceOf;
+    this.lineOf = p.lineOf;
+    this.sources = p.sources;
+    this.slots = new Uint32Array(this.size * 2 * SLOT);
     this.fieldCodes = [...this.values, this.tagLists].flatMap((v) => [
       new Uint32Array(v.length * 2),
       new Uint32Array(v.length * 2),
     ]);
+  }
+
+  /** What the table is made of (a loader thread sends this). */
+  parts(): AssetParts {
+    return {
+      size: this.size,
+      hash4: this.hash4,
+      mask4: this.mask4,
+      groups6: this.groups6,
+      groupStart: this.groupStart,
+      groupAddr: this.groupAddr,
+      recAsset: this.recAsset,
+      recFrom: this.recFrom,
+      recTo: this.recTo,
+      ipStart: this.ipStart,
+      ipGroups: this.ipGroups,
+      fieldOf: this.fieldOf,
+      values: this.values,
+      tagLists: this.tagLists,
+      validFrom: this.validFrom,
+      validTo: this.validTo,
+      seenAt: this.seenAt,
+      sourceOf: this.sourceOf,
+      lineOf: this.lineOf,
+      sources: this.sources,
+    };
   }
 
   /** Asset i as an object (for `enrich check` and tests; not for the hot path). */
@@ -413,6 +361,136 @@ export class AssetTable {
     for (const a of [...this.fieldOf, ...this.fieldCodes]) b += a.byteLength;
     return b;
   }
+}
+
+/** The columns and lookup structures of an AssetTable (typed arrays and string lists). */
+export interface AssetParts {
+  size: number;
+  hash4: Int32Array;
+  mask4: number;
+  /** IPv6 address text → group (rebuilt from groupAddr after a transfer). */
+  groups6: Map<string, number>;
+  groupStart: Uint32Array;
+  groupAddr: Uint32Array;
+  recAsset: Int32Array;
+  recFrom: Float64Array;
+  recTo: Float64Array;
+  ipStart: Uint32Array;
+  ipGroups: Uint32Array;
+  fieldOf: Uint32Array[];
+  values: readonly (readonly string[])[];
+  tagLists: readonly (readonly string[])[];
+  validFrom: Float64Array;
+  validTo: Float64Array;
+  seenAt: Float64Array;
+  sourceOf: Uint32Array;
+  lineOf: Uint32Array;
+  sources: readonly string[];
+}
+
+function assetParts(entries: readonly AssetEntry[]): AssetParts {
+  const o = { groups6: new Map<string, number>() } as { -readonly [K in keyof AssetParts]: AssetParts[K] };
+  const n = entries.length;
+
+  const interners = FIELDS.map(() => new Interner());
+  const tagLists = new ListInterner();
+  const sources = new Interner();
+  o.fieldOf = [...FIELDS, 'tags'].map(() => new Uint32Array(n));
+  o.validFrom = new Float64Array(n);
+  o.validTo = new Float64Array(n);
+  o.seenAt = new Float64Array(n);
+  o.sourceOf = new Uint32Array(n);
+  o.lineOf = new Uint32Array(n);
+  // Records per address, from the entries' intervals or their snapshots.
+  const byAddr = new Map<string, { asset: number; from: number; to: number; seen: number }[]>();
+  const ipsOf: string[][] = [];
+  for (let i = 0; i < n; i++) {
+    const e = entries[i];
+    const vals = [e.name, e.vmId, e.account, e.owner, e.env, e.type];
+    for (let k = 0; k < 6; k++) o.fieldOf[k][i] = interners[k].id(vals[k]);
+    o.fieldOf[6][i] = tagLists.id(e.tags);
+    o.validFrom[i] = e.validFrom ?? Number.NaN;
+    o.validTo[i] = e.validTo ?? Number.NaN;
+    o.seenAt[i] = e.seenAt ?? Number.NaN;
+    const colon = e.source.lastIndexOf(':');
+    const line = colon >= 0 ? lineNumber(e.source, colon + 1) : 0;
+    o.sourceOf[i] = sources.id(line > 0 ? e.source.slice(0, colon) : e.source);
+    o.lineOf[i] = line;
+    const keys: string[] = [];
+    for (const ip of e.ips) {
+      const w = parseAddr(ip);
+      if (w === null) continue;
+      const key = formatAddrWords(w, 0);
+      keys.push(key);
+      let list = byAddr.get(key);
+      if (list === undefined) {
+        list = [];
+        byAddr.set(key, list);
+      }
+      list.push({
+        asset: i,
+        from: e.validFrom ?? Number.NEGATIVE_INFINITY,
+        to: e.validTo ?? Number.POSITIVE_INFINITY,
+        seen: e.seenAt ?? Number.NaN,
+      });
+    }
+    ipsOf.push(keys);
+  }
+  o.values = interners.map((x) => x.values);
+  o.tagLists = tagLists.lists;
+  o.sources = sources.values;
+  let nrec = 0;
+  for (const list of byAddr.values()) {
+    snapshotsToIntervals(list);
+    nrec += list.length;
+  }
+  const groups = byAddr.size;
+  let cap = 16;
+  while (cap < groups * 2) cap *= 2;
+  o.hash4 = new Int32Array(cap * 2);
+  o.mask4 = cap - 1;
+  o.groupStart = new Uint32Array(groups + 1);
+  o.groupAddr = new Uint32Array(groups * 4);
+  o.recAsset = new Int32Array(nrec);
+  o.recFrom = new Float64Array(nrec);
+  o.recTo = new Float64Array(nrec);
+  const groupOf = new Map<string, number>();
+  let g = 0;
+  let r = 0;
+  for (const [key, list] of byAddr) {
+    o.groupStart[g] = r;
+    for (const x of list) {
+      o.recAsset[r] = x.asset;
+      o.recFrom[r] = x.from;
+      o.recTo[r] = x.to;
+      r++;
+    }
+    const w = parseAddr(key) as Uint32Array;
+    o.groupAddr.set(w, g * 4);
+    groupOf.set(key, g);
+    if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) {
+      let h = hash4(w[3]) & o.mask4;
+      while (o.hash4[h * 2 + 1] !== 0) h = (h + 1) & o.mask4;
+      o.hash4[h * 2] = w[3] | 0;
+      const x = list[0];
+      const always = list.length === 1 && x.from === Number.NEGATIVE_INFINITY && x.to === Number.POSITIVE_INFINITY;
+      o.hash4[h * 2 + 1] = always ? x.asset + 1 : -(g + 1);
+    } else o.groups6.set(key, g);
+    g++;
+  }
+  o.groupStart[groups] = r;
+  o.ipStart = new Uint32Array(n + 1);
+  let nip = 0;
+  for (let i = 0; i < n; i++) nip += ipsOf[i].length;
+  o.ipGroups = new Uint32Array(nip);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    o.ipStart[i] = k;
+    for (const key of ipsOf[i]) o.ipGroups[k++] = groupOf.get(key) as number;
+  }
+  o.ipStart[n] = k;
+  o.size = n;
+  return o;
 }
 
 /**

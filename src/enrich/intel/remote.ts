@@ -115,7 +115,8 @@ export interface SliceOptions {
   sliceMs?: number;
 }
 
-class Slicer {
+/** Yields to the event loop whenever a slice of main-thread work is used up. */
+export class Slicer {
   private started = performance.now();
   constructor(private readonly sliceMs: number) {}
   /** Yield when the current slice is used up. */
@@ -127,9 +128,10 @@ class Slicer {
 }
 
 /** Units of work between clock reads. */
-const STEP = 2048;
+export const STEP = 2048;
 
-async function unpackStrings(p: PackedStrings, s: Slicer): Promise<string[]> {
+/** The strings packStrings packed, decoded a step at a time with yields between slices. */
+export async function unpackStrings(p: PackedStrings, s: Slicer): Promise<string[]> {
   const n = p.ends.length;
   const out = new Array<string>(n);
   const buf = Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength);

@@ -93,6 +93,18 @@ export class PrefixIndexBuilder {
   }
 }
 
+/** A PrefixIndex as typed arrays (what crosses between threads, transferred). */
+export interface PrefixIndexParts {
+  size: number;
+  prefixWords: Uint32Array;
+  prefixLens: Uint8Array;
+  l1: Int32Array;
+  l2: Int32Array;
+  l3: Int32Array;
+  v6Starts: Uint32Array;
+  v6Vals: Int32Array;
+}
+
 export class PrefixIndex {
   /** @internal use PrefixIndexBuilder */
   constructor(
@@ -106,6 +118,24 @@ export class PrefixIndex {
     private readonly v6Vals: Int32Array,
     readonly duplicates: readonly PrefixDuplicate[],
   ) {}
+
+  /** The arrays behind the index, to send to another thread (duplicates stay behind: the loader reports them). */
+  toParts(): PrefixIndexParts {
+    return {
+      size: this.size,
+      prefixWords: this.prefixWords,
+      prefixLens: this.prefixLens,
+      l1: this.l1,
+      l2: this.l2,
+      l3: this.l3,
+      v6Starts: this.v6Starts,
+      v6Vals: this.v6Vals,
+    };
+  }
+
+  static fromParts(p: PrefixIndexParts): PrefixIndex {
+    return new PrefixIndex(p.size, p.prefixWords, p.prefixLens, p.l1, p.l2, p.l3, p.v6Starts, p.v6Vals, []);
+  }
 
   /** Entry index of the most specific prefix holding the address in words[off..off+3], or -1. */
   lookupWords(words: Uint32Array, off: number): number {

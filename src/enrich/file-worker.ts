@@ -1,0 +1,70 @@
+// The file loader thread (started by file-loader.ts): reads range or asset files, parses and builds
+// the table — and for ranges the own networks beside it — then posts them with their buffers
+// transferred. It keeps nothing between requests: a reload reads the files again.
+
+import { readFile, stat } from 'node:fs/promises';
+import { parentPort } from 'node:worker_threads';
+import { loadAssetTable } from './assets/assets.js';
+import type { FileReply, FileRequest } from './file-loader.js';
+import { buildOwnNetworks } from './ranges/direction.js';
+import { loadRangeTable } from './ranges/ranges.js';
+import { EnrichSourceError } from './source-error.js';
+import { assetToWire, ownToWire, rangeToWire, transferList } from './tables-wire.js';
+
+const port = parentPort;
+if (port === null) throw new Error('file-worker.ts runs as a worker thread (see file-loader.ts)');
+
+port.on('message', (m: FileRequest) => {
+  void handle(m).then((reply) => port.postMessage(reply, transferList(reply)));
+});
+
+async function stampOf(file: string): Promise<string> {
+  try {
+    const s = await stat(file);
+    return `${s.mtimeMs}:${s.size}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+async function handle(m: FileRequest): Promise<FileReply> {
+  const stamps: [string, string][] = [];
+  try {
+    const texts: { file: string; text: string }[] = [];
+    for (const file of m.files) {
+      // The stamp is taken before reading: a write during the read is seen at the next check.
+      stamps.push([file, await stampOf(file)]);
+      try {
+        texts.push({ file, text: await readFile(file, 'utf8') });
+      } catch (e) {
+        throw new EnrichSourceError(file, undefined, `cannot read: ${(e as Error).message}`);
+      }
+    }
+    if (m.kind === 'ranges') {
+      const r = loadRangeTable(texts);
+      texts.length = 0;
+      if (r.errors.length > 0) return { id: m.id, stamps, error: r.errors[0].message, warnings: [] };
+      const own = buildOwnNetworks(m.networks, r.table, { origin: 'enrich.networks' });
+      return {
+        id: m.id,
+        stamps,
+        warnings: r.warnings.slice(0, m.maxWarnings),
+        size: r.table.size,
+        ranges: rangeToWire(r.table),
+        own: ownToWire(own),
+      };
+    }
+    const r = loadAssetTable(texts);
+    texts.length = 0;
+    if (r.errors.length > 0) return { id: m.id, stamps, error: r.errors[0].message, warnings: [] };
+    return {
+      id: m.id,
+      stamps,
+      warnings: r.warnings.slice(0, m.maxWarnings),
+      size: r.table.size,
+      assets: assetToWire(r.table),
+    };
+  } catch (e) {
+    return { id: m.id, stamps, error: e instanceof Error ? e.message : String(e), warnings: [] };
+  }
+}

@@ -1,0 +1,156 @@
+// Range, own-network and asset tables as posted from the file loader thread (file-worker.ts) to the
+// main thread, and rebuilt there in time slices — the same scheme as intel/remote.ts:
+//
+//   typed arrays   transferred (moved, not copied)
+//   string lists   names, segments, tags, asset field values, source files, own-network origins:
+//                  packed into one byte array + end offsets (packStrings), decoded here a step at
+//                  a time with a yield between slices; a list of lists (tag lists) is the flat
+//                  strings plus each list's end
+//   Maps           the assets' IPv6 address → group map is rebuilt from the group addresses
+//
+// A table built from the wire is the table the loader built (test/enrich/file-worker.test.ts).
+
+import { formatAddrWords } from '../pipeline/flow-batch.js';
+import { type AssetParts, AssetTable } from './assets/assets.js';
+import { type PackedStrings, packStrings, Slicer, STEP, unpackStrings } from './intel/remote.js';
+import type { OwnNetworks } from './ranges/direction.js';
+import { PrefixIndex, type PrefixIndexParts, PrefixTable } from './ranges/lpm.js';
+import { type RangeParts, RangeTable } from './ranges/ranges.js';
+
+export interface PackedLists {
+  strings: PackedStrings;
+  /** Per list: the end of its strings in `strings`. */
+  ends: Uint32Array;
+}
+
+export interface RangeWire {
+  index: PrefixIndexParts;
+  cols: Omit<RangeParts, 'names' | 'segments' | 'tagLists' | 'sourceFiles'>;
+  names: PackedStrings;
+  segments: PackedStrings;
+  tagLists: PackedLists;
+  sourceFiles: PackedStrings;
+  warnings: string[];
+}
+
+export interface OwnWire {
+  index: PrefixIndexParts;
+  entries: PackedStrings;
+  errors: string[];
+}
+
+export interface AssetWire {
+  parts: Omit<AssetParts, 'groups6' | 'values' | 'tagLists' | 'sources'>;
+  values: PackedLists;
+  tagLists: PackedLists;
+  sources: PackedStrings;
+  warnings: string[];
+}
+
+function packLists(lists: readonly (readonly string[])[]): PackedLists {
+  const flat: string[] = [];
+  const ends = new Uint32Array(lists.length);
+  for (let i = 0; i < lists.length; i++) {
+    for (const s of lists[i]) flat.push(s);
+    ends[i] = flat.length;
+  }
+  return { strings: packStrings(flat), ends };
+}
+
+async function unpackLists(p: PackedLists, s: Slicer): Promise<(readonly string[])[]> {
+  const flat = await unpackStrings(p.strings, s);
+  const out: (readonly string[])[] = new Array(p.ends.length);
+  let from = 0;
+  for (let i = 0; i < p.ends.length; i++) {
+    // frozen like ListInterner's: a batch dictionary may keep the array itself
+    out[i] = Object.freeze(flat.slice(from, p.ends[i]));
+    from = p.ends[i];
+    if ((i & (STEP - 1)) === 0) await s.tick();
+  }
+  return out;
+}
+
+/** Every ArrayBuffer under `v` (typed arrays, in objects and arrays), each once: postMessage's transfer list. */
+export function transferList(v: unknown, out = new Set<ArrayBuffer>()): ArrayBuffer[] {
+  if (ArrayBuffer.isView(v)) {
+    if (v.buffer instanceof ArrayBuffer && v.buffer.byteLength > 0) out.add(v.buffer);
+  } else if (Array.isArray(v)) for (const x of v) transferList(x, out);
+  else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) transferList(x, out);
+  return [...out];
+}
+
+export function rangeToWire(t: RangeTable): RangeWire {
+  const p = t.parts();
+  return {
+    index: t.index.toParts(),
+    cols: {
+      labelOf: p.labelOf,
+      labelName: p.labelName,
+      labelSegment: p.labelSegment,
+      labelTags: p.labelTags,
+      sourceOf: p.sourceOf,
+      lineOf: p.lineOf,
+    },
+    names: packStrings(p.names),
+    segments: packStrings(p.segments),
+    tagLists: packLists(p.tagLists),
+    sourceFiles: packStrings(p.sourceFiles),
+    warnings: [...t.warnings],
+  };
+}
+
+export function ownToWire(o: OwnNetworks): OwnWire {
+  return { index: o.table.index.toParts(), entries: packStrings(o.table.entries), errors: o.errors };
+}
+
+export function assetToWire(t: AssetTable): AssetWire {
+  const { groups6: _g, values, tagLists, sources, ...parts } = t.parts();
+  return {
+    parts,
+    values: packLists(values),
+    tagLists: packLists(tagLists),
+    sources: packStrings(sources),
+    warnings: [...t.warnings],
+  };
+}
+
+export interface SliceOptions {
+  /** Main-thread work between yields (default 4 ms). */
+  sliceMs?: number;
+}
+
+export async function rangeFromWire(w: RangeWire, opts: SliceOptions = {}): Promise<RangeTable> {
+  const s = new Slicer(opts.sliceMs ?? 4);
+  const names = await unpackStrings(w.names, s);
+  const segments = await unpackStrings(w.segments, s);
+  const tagLists = await unpackLists(w.tagLists, s);
+  const sourceFiles = await unpackStrings(w.sourceFiles, s);
+  return new RangeTable(
+    PrefixIndex.fromParts(w.index),
+    { ...w.cols, names, segments, tagLists, sourceFiles },
+    w.warnings,
+  );
+}
+
+export async function ownFromWire(w: OwnWire, opts: SliceOptions = {}): Promise<OwnNetworks> {
+  const s = new Slicer(opts.sliceMs ?? 4);
+  const entries = await unpackStrings(w.entries, s);
+  return { table: new PrefixTable(PrefixIndex.fromParts(w.index), entries), errors: w.errors };
+}
+
+export async function assetFromWire(w: AssetWire, opts: SliceOptions = {}): Promise<AssetTable> {
+  const s = new Slicer(opts.sliceMs ?? 4);
+  const values = await unpackLists(w.values, s);
+  const tagLists = await unpackLists(w.tagLists, s);
+  const sources = await unpackStrings(w.sources, s);
+  // IPv6 groups are looked up by their text (AssetTable.lookupWords); IPv4 ones by the hash
+  const groups6 = new Map<string, number>();
+  const a = w.parts.groupAddr;
+  const groups = a.length >> 2;
+  for (let g = 0; g < groups; g++) {
+    const o = g * 4;
+    if (!(a[o] === 0 && a[o + 1] === 0 && a[o + 2] === 0xffff)) groups6.set(formatAddrWords(a, o), g);
+    if ((g & (STEP - 1)) === 0) await s.tick();
+  }
+  return new AssetTable({ ...w.parts, groups6, values, tagLists, sources }, w.warnings);
+}
