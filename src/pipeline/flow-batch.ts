@@ -12,16 +12,31 @@ export type NumArray = Uint8Array | Uint16Array | Uint32Array | Float64Array;
 
 export const DEFAULT_BATCH_CAPACITY = 8192;
 
+// A dictionary is either the batch's own (private: code()/append() add to it) or, for a column an
+// enricher fills alone, an enrichment table's interned values shared by every batch (index 0 is ''
+// / [], as in a private one): the enricher then writes the table's ids as codes, with no append and
+// no per-batch code cache per value. A shared array is never written through the batch: the first
+// code()/append() copies it into the private array (codes stay valid: a copy keeps the indexes) and
+// the batch goes on privately. The class is the same in both states so readers stay monomorphic.
+
 export class StringDict {
-  readonly values: string[] = [''];
-  private readonly index = new Map<string, number>();
+  /** The values by code (code 0: ''). Swap only through share(); never push to it from outside. */
+  values: readonly string[];
+  private own: string[] = [''];
+  private index = new Map<string, number>();
+  /** Whether `values` is a shared array (not the batch's own). */
+  shared = false;
+  constructor() {
+    this.values = this.own;
+  }
   /** Code of a string, adding it if new. The empty string is null (code 0). */
   code(s: string): number {
     if (s === '') return 0;
+    if (this.shared) this.unshare();
     let c = this.index.get(s);
     if (c === undefined) {
-      c = this.values.length;
-      this.values.push(s);
+      c = this.own.length;
+      this.own.push(s);
       this.index.set(s, c);
     }
     return c;
@@ -33,25 +48,57 @@ export class StringDict {
    */
   append(s: string): number {
     if (s === '') return 0;
-    this.values.push(s);
-    return this.values.length - 1;
+    if (this.shared) this.unshare();
+    this.own.push(s);
+    return this.own.length - 1;
+  }
+  /**
+   * Use `values` (index 0 must be '') as this dictionary, shared and never written through it.
+   * Allowed while the batch holds no value of its own (nothing written since clear()), or to
+   * replace the shared array `replacing` by one that extends it (same values at its indexes).
+   */
+  share(values: readonly string[], replacing?: readonly string[]): boolean {
+    if (values[0] !== '') return false;
+    if (this.shared ? this.values !== replacing : this.own.length !== 1) return false;
+    this.values = values;
+    this.shared = true;
+    return true;
   }
   clear(): void {
-    this.values.length = 1;
-    this.index.clear();
+    if (this.shared) {
+      this.values = this.own;
+      this.shared = false;
+    }
+    this.own.length = 1;
+    if (this.index.size > 0) this.index.clear();
+  }
+  // The shared values become the batch's own (not indexed: code() may add a second code for one of
+  // them, which readers do not mind).
+  private unshare(): void {
+    this.own = this.values.slice();
+    this.values = this.own;
+    this.shared = false;
   }
 }
 
 export class ListDict {
-  readonly values: (readonly string[])[] = [[]];
-  private readonly index = new Map<string, number>();
+  /** The lists by code (code 0: []). Swap only through share(); never push to it from outside. */
+  values: readonly (readonly string[])[];
+  private own: (readonly string[])[] = [[]];
+  private index = new Map<string, number>();
+  /** Whether `values` is a shared array (not the batch's own). */
+  shared = false;
+  constructor() {
+    this.values = this.own;
+  }
   code(list: readonly string[]): number {
     if (list.length === 0) return 0;
+    if (this.shared) this.unshare();
     const key = list.join('\u0000');
     let c = this.index.get(key);
     if (c === undefined) {
-      c = this.values.length;
-      this.values.push([...list]);
+      c = this.own.length;
+      this.own.push([...list]);
       this.index.set(key, c);
     }
     return c;
@@ -59,12 +106,30 @@ export class ListDict {
   /** As StringDict.append: a new code for a list the caller knows is not in this batch yet. */
   append(list: readonly string[]): number {
     if (list.length === 0) return 0;
-    this.values.push(list);
-    return this.values.length - 1;
+    if (this.shared) this.unshare();
+    this.own.push(list);
+    return this.own.length - 1;
+  }
+  /** As StringDict.share (index 0 must be the empty list). */
+  share(values: readonly (readonly string[])[], replacing?: readonly (readonly string[])[]): boolean {
+    if (values.length === 0 || values[0].length !== 0) return false;
+    if (this.shared ? this.values !== replacing : this.own.length !== 1) return false;
+    this.values = values;
+    this.shared = true;
+    return true;
   }
   clear(): void {
-    this.values.length = 1;
-    this.index.clear();
+    if (this.shared) {
+      this.values = this.own;
+      this.shared = false;
+    }
+    this.own.length = 1;
+    if (this.index.size > 0) this.index.clear();
+  }
+  private unshare(): void {
+    this.own = this.values.slice();
+    this.values = this.own;
+    this.shared = false;
   }
 }
 
@@ -134,6 +199,25 @@ export class FlowBatch {
     this.length = 0;
     for (const d of this.strings) d?.clear();
     for (const d of this.lists) d?.clear();
+  }
+
+  /**
+   * Make `values` (an enrichment table's interned strings, index 0 = '') the dictionary of string
+   * column `col` until reset(), so that a writer can store the table's ids as codes. False (and
+   * nothing changes) when the batch already holds values of its own in that column; see
+   * StringDict.share for `replacing`.
+   */
+  useSharedStrings(col: number, values: readonly string[], replacing?: readonly string[]): boolean {
+    return this.strings[col]?.share(values, replacing) ?? false;
+  }
+
+  /** As useSharedStrings, for a list column (index 0 = []). */
+  useSharedList(
+    col: number,
+    values: readonly (readonly string[])[],
+    replacing?: readonly (readonly string[])[],
+  ): boolean {
+    return this.lists[col]?.share(values, replacing) ?? false;
   }
 
   // ---- writers (hot path: small, monomorphic, inlined by V8)

@@ -661,6 +661,7 @@ function applySide(table: AssetTable, batch: FlowBatch, pass: number, side: 0 | 
     }
     found[r] = a;
   }
+  if (writeShared(table, batch, cols, tagsCol, n)) return;
   for (let r = 0; r < n; r++) {
     const a = found[r];
     if (a < 0) continue;
@@ -718,6 +719,174 @@ function applySide(table: AssetTable, batch: FlowBatch, pass: number, side: 0 | 
     }
     tagsValid[r] = 1;
   }
+}
+
+/**
+ * The usual case, a batch straight from a decoder: nobody wrote the six columns, and the tags
+ * column is empty or holds ranges' shared tag lists. The table's interned arrays become the
+ * batch's dictionaries and its ids the codes; tags go through a table-wide union of the ranges'
+ * lists, the asset lists and their merged pairs (TagUnion). False when the batch holds values of
+ * its own in one of the columns: then every distinct value gets a batch code (the slots below).
+ */
+function writeShared(
+  table: AssetTable,
+  batch: FlowBatch,
+  cols: readonly number[],
+  tagsCol: number,
+  n: number,
+): boolean {
+  const values = table.values;
+  for (let k = 0; k < 6; k++) if (!canShare(batch.strings[cols[k]], values[k])) return false;
+  const tagDict = batch.lists[tagsCol];
+  if (tagDict === undefined) return false;
+  let union: TagUnion | null = null;
+  if (tagDict.shared) {
+    union = tagUnionOf(table, tagDict.values);
+    if (union === null || !batch.useSharedList(tagsCol, union.values, tagDict.values)) return false;
+  } else if (!batch.useSharedList(tagsCol, table.tagLists)) return false;
+  for (let k = 0; k < 6; k++) batch.useSharedStrings(cols[k], values[k], values[k]);
+  const rec = recordsOf(table);
+  const found = rowAssets;
+  const d0 = batch.data[cols[0]] as Uint32Array;
+  const d1 = batch.data[cols[1]] as Uint32Array;
+  const d2 = batch.data[cols[2]] as Uint32Array;
+  const d3 = batch.data[cols[3]] as Uint32Array;
+  const d4 = batch.data[cols[4]] as Uint32Array;
+  const d5 = batch.data[cols[5]] as Uint32Array;
+  const v0 = batch.valid[cols[0]];
+  const v1 = batch.valid[cols[1]];
+  const v2 = batch.valid[cols[2]];
+  const v3 = batch.valid[cols[3]];
+  const v4 = batch.valid[cols[4]];
+  const v5 = batch.valid[cols[5]];
+  const tags = batch.data[tagsCol] as Uint32Array;
+  const tagsValid = batch.valid[tagsCol];
+  for (let r = 0; r < n; r++) {
+    const a = found[r];
+    if (a < 0) continue;
+    const o = a * SLOT;
+    let c = rec[o];
+    if (c !== 0) {
+      d0[r] = c;
+      v0[r] = 1;
+    }
+    c = rec[o + 1];
+    if (c !== 0) {
+      d1[r] = c;
+      v1[r] = 1;
+    }
+    c = rec[o + 2];
+    if (c !== 0) {
+      d2[r] = c;
+      v2[r] = 1;
+    }
+    c = rec[o + 3];
+    if (c !== 0) {
+      d3[r] = c;
+      v3[r] = 1;
+    }
+    c = rec[o + 4];
+    if (c !== 0) {
+      d4[r] = c;
+      v4[r] = 1;
+    }
+    c = rec[o + 5];
+    if (c !== 0) {
+      d5[r] = c;
+      v5[r] = 1;
+    }
+    const own = rec[o + 6];
+    if (own === 0) continue;
+    if (union === null) tags[r] = own;
+    else tags[r] = union.code(table, tagsValid[r] === 1 ? tags[r] : 0, own);
+    tagsValid[r] = 1;
+  }
+  return true;
+}
+
+/** Whether `values` can be (or already is) the shared dictionary of a column. */
+function canShare<T>(d: { shared: boolean; values: readonly T[] } | undefined, values: readonly T[]): boolean {
+  return d !== undefined && (d.shared ? d.values === values : d.values.length === 1);
+}
+
+// Per table, made on its first batch: the seven field ids of each asset side by side (SLOT words),
+// one cache line per hit instead of one per field array.
+const records = new WeakMap<AssetTable, Uint32Array>();
+
+function recordsOf(t: AssetTable): Uint32Array {
+  let rec = records.get(t);
+  if (rec === undefined) {
+    rec = new Uint32Array(t.size * SLOT);
+    for (let k = 0; k < 7; k++) {
+      const f = t.fieldOf[k];
+      for (let a = 0; a < t.size; a++) rec[a * SLOT + k] = f[a];
+    }
+    records.set(t, rec);
+  }
+  return rec;
+}
+
+/** Shared tag dictionaries grow by merged pairs met; past this many, batches go the private way. */
+const MAX_UNION = 1 << 16;
+
+/**
+ * The tag lists of a shared dictionary `base` (the range table's), extended by the asset table's
+ * lists and by each (range tags, asset tags) merge as first met: range tags first, then the
+ * asset's. Append-only, so batches that share it keep reading the values their codes had; kept per
+ * (asset table, base) for the tables' life, so a pair is merged once, not once per batch.
+ */
+class TagUnion {
+  readonly values: (readonly string[])[];
+  /** Per asset tag list id: its code here (0: not added yet). */
+  private readonly ownCode: Uint32Array;
+  private readonly pairs = new MergeCache();
+  constructor(base: readonly (readonly string[])[], assetLists: number) {
+    this.values = base.slice();
+    this.ownCode = new Uint32Array(assetLists);
+  }
+  get full(): boolean {
+    return this.values.length >= MAX_UNION;
+  }
+  /** The code of the row's tags `prev` (a code here, 0: none) merged with asset tag list `own`. */
+  code(table: AssetTable, prev: number, own: number): number {
+    if (prev === 0) {
+      let c = this.ownCode[own];
+      if (c === 0) {
+        c = this.values.length;
+        this.values.push(table.tagLists[own]);
+        this.ownCode[own] = c;
+      }
+      return c;
+    }
+    let m = this.pairs.get(prev, own);
+    if (m === 0) {
+      const merged = [...this.values[prev]];
+      for (const x of table.tagLists[own]) if (!merged.includes(x)) merged.push(x);
+      m = merged.length === this.values[prev].length ? prev : this.values.length;
+      if (m !== prev) this.values.push(merged);
+      this.pairs.set(prev, own, m);
+    }
+    return m;
+  }
+}
+
+const unions = new WeakMap<AssetTable, WeakMap<readonly (readonly string[])[], TagUnion>>();
+
+/** The union extending `base` (or `base`'s own union when it is one), null when it is full. */
+function tagUnionOf(t: AssetTable, base: readonly (readonly string[])[]): TagUnion | null {
+  let byBase = unions.get(t);
+  if (byBase === undefined) {
+    byBase = new WeakMap();
+    unions.set(t, byBase);
+  }
+  let u = byBase.get(base);
+  if (u === undefined) {
+    u = new TagUnion(base, t.tagLists.length);
+    byBase.set(base, u);
+    byBase.set(u.values, u);
+  }
+  // a full union is only read: its codes stay valid in batches that share it
+  return u.full ? null : u;
 }
 
 /** The batch codes of asset a's fields for one side, through the per-field-id caches. */

@@ -5,8 +5,10 @@
 // AS number of 0 means "no BGP information" (RFC 7607 reserves AS 0; a v5 exporter without BGP
 // writes 0), so it is replaced. A kept router ASN still gets its organisation name.
 //
-// String columns get per-batch dictionary codes through a cache per
-// country/organisation index, so a batch costs one dictionary insert per distinct name, not per row.
+// The table's country and organisation lists become the batch's dictionaries when nobody else wrote
+// those columns (FlowBatch.useSharedStrings), and their indexes the codes. Otherwise the columns get
+// per-batch codes through a cache per country/organisation index: one dictionary insert per
+// distinct name, not per row.
 
 import { type FlowBatch, formatIPv4, formatIPv6, isV4Mapped, parseAddr } from '../../pipeline/flow-batch.js';
 import { C } from '../../schema/columns.js';
@@ -119,6 +121,8 @@ function sideRanges(
   const cDict = b.strings[cCol];
   const nDict = b.strings[nCol];
   if (!cDict || !nDict) return;
+  const cShared = shareDict(b, cCol, t.countries);
+  const nShared = shareDict(b, nCol, t.orgs);
   const v4 = t.v4;
   const v6 = t.v6;
   for (let r = 0; r < n; r++) {
@@ -133,11 +137,14 @@ function sideRanges(
     if (k < 0) continue;
     const ci = fam.country[k];
     if (ci !== 0 && needC) {
-      if (cStamp[ci] !== gen) {
-        cStamp[ci] = gen;
-        cCode[ci] = cDict.code(t.countries[ci]);
+      if (cShared) cData[r] = ci;
+      else {
+        if (cStamp[ci] !== gen) {
+          cStamp[ci] = gen;
+          cCode[ci] = cDict.code(t.countries[ci]);
+        }
+        cData[r] = cCode[ci];
       }
-      cData[r] = cCode[ci];
       cValid[r] = 1;
     }
     const as = fam.asn[k];
@@ -149,11 +156,14 @@ function sideRanges(
       aValid[r] = 1;
     }
     if (oi !== 0 && needN) {
-      if (oStamp[oi] !== gen) {
-        oStamp[oi] = gen;
-        oCode[oi] = nDict.code(t.orgs[oi]);
+      if (nShared) nData[r] = oi;
+      else {
+        if (oStamp[oi] !== gen) {
+          oStamp[oi] = gen;
+          oCode[oi] = nDict.code(t.orgs[oi]);
+        }
+        nData[r] = oCode[oi];
       }
-      nData[r] = oCode[oi];
       nValid[r] = 1;
     }
   }
@@ -239,15 +249,20 @@ function write(t: GeoSource, b: FlowBatch, s: Scratch, cCol: number, aCol: numbe
   const cDict = b.strings[cCol];
   const nDict = b.strings[nCol];
   if (!cDict || !nDict) return;
+  const cShared = shareDict(b, cCol, t.countries);
+  const nShared = shareDict(b, nCol, t.orgs);
   for (let r = 0; r < n; r++) {
     const q = r * 3;
     const ci = res[q];
     if (ci !== 0 && cValid[r] === 0) {
-      if (cStamp[ci] !== gen) {
-        cStamp[ci] = gen;
-        cCode[ci] = cDict.code(t.countries[ci]);
+      if (cShared) cData[r] = ci;
+      else {
+        if (cStamp[ci] !== gen) {
+          cStamp[ci] = gen;
+          cCode[ci] = cDict.code(t.countries[ci]);
+        }
+        cData[r] = cCode[ci];
       }
-      cData[r] = cCode[ci];
       cValid[r] = 1;
     }
     let oi = res[q + 2];
@@ -259,14 +274,30 @@ function write(t: GeoSource, b: FlowBatch, s: Scratch, cCol: number, aCol: numbe
       aValid[r] = 1;
     }
     if (oi !== 0 && nValid[r] === 0) {
-      if (oStamp[oi] !== gen) {
-        oStamp[oi] = gen;
-        oCode[oi] = nDict.code(t.orgs[oi]);
+      if (nShared) nData[r] = oi;
+      else {
+        if (oStamp[oi] !== gen) {
+          oStamp[oi] = gen;
+          oCode[oi] = nDict.code(t.orgs[oi]);
+        }
+        nData[r] = oCode[oi];
       }
-      nData[r] = oCode[oi];
       nValid[r] = 1;
     }
   }
+}
+
+/**
+ * Whether the table's names are (now) the column's dictionary, so that its indexes are the codes:
+ * when nobody else wrote the column in this batch (a source that fills its own country, as GCP
+ * does, keeps its private dictionary and gets a code per distinct name). MaxMind's lists grow as
+ * addresses are met, but only at the end: codes already written keep their values.
+ */
+function shareDict(b: FlowBatch, col: number, names: readonly string[]): boolean {
+  const d = b.strings[col];
+  if (d === undefined) return false;
+  if (d.shared) return d.values === names;
+  return b.useSharedStrings(col, names);
 }
 
 /** Organisation index of an AS number (0 when the table does not know it). */

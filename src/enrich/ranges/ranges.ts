@@ -375,9 +375,12 @@ export function loadRangeTable(files: readonly { file: string; text: string; for
 /**
  * Fill src_/dst_ range, segment and tags from the most specific range of each address. Rows whose
  * address is in no range are left as they are; an empty name, segment or tag list leaves that
- * column as it is. Each distinct value gets a batch code once per batch, not per row: values are
- * interned (one id per distinct string or list) and stamped per pass, so a value is appended to the
- * batch dictionary without a Map look-up (StringDict.append) and never twice by this pass.
+ * column as it is. When nobody else wrote a side's three columns in this batch (a batch from a
+ * decoder), the table's interned names, segments and tag lists become the batch's dictionaries
+ * (FlowBatch.useSharedStrings) and each row gets the table's id: no dictionary work at all
+ * (applyRanges 2.5 → 1.4 ms per 8192-row batch on bench/enrich). Otherwise each distinct value gets
+ * a batch code once per batch, not per row: values are stamped per pass, so a value is appended to
+ * the batch dictionary without a Map look-up (StringDict.append) and never twice by this pass.
  */
 export function applyRanges(table: RangeTable, batch: FlowBatch): void {
   if (table.size === 0) return;
@@ -412,6 +415,73 @@ function applySide(table: RangeTable, batch: FlowBatch, pass: number, slot: numb
     }
     labels[r] = e < 0 ? -1 : labelOf[e];
   }
+  const nameData = batch.data[nameCol] as Uint32Array;
+  const segData = batch.data[segCol] as Uint32Array;
+  const tagsData = batch.data[tagsCol] as Uint32Array;
+  const nameValid = batch.valid[nameCol];
+  const segValid = batch.valid[segCol];
+  const tagsValid = batch.valid[tagsCol];
+  const nameDict = batch.strings[nameCol];
+  const segDict = batch.strings[segCol];
+  const tagsDict = batch.lists[tagsCol];
+  const labelName = table.labelName;
+  const labelSegment = table.labelSegment;
+  const labelTags = table.labelTags;
+  const names = table.names;
+  const segments = table.segments;
+  const tagLists = table.tagLists;
+  // Nobody else wrote these columns in this batch (the usual case, straight from a decoder): the
+  // table's interned arrays become the batch's dictionaries and its ids are the codes.
+  if (
+    canShare(nameDict, names) &&
+    canShare(segDict, segments) &&
+    canShare(tagsDict, tagLists) &&
+    batch.useSharedStrings(nameCol, names, names) &&
+    batch.useSharedStrings(segCol, segments, segments) &&
+    batch.useSharedList(tagsCol, tagLists, tagLists)
+  ) {
+    for (let r = 0; r < n; r++) {
+      const l = labels[r];
+      if (l < 0) continue;
+      const ni = labelName[l];
+      if (ni !== 0) {
+        nameData[r] = ni;
+        nameValid[r] = 1;
+      }
+      const si = labelSegment[l];
+      if (si !== 0) {
+        segData[r] = si;
+        segValid[r] = 1;
+      }
+      const ti = labelTags[l];
+      if (ti !== 0) {
+        tagsData[r] = ti;
+        tagsValid[r] = 1;
+      }
+    }
+    return;
+  }
+  writeCodes(table, batch, pass, slot, n, nameCol, segCol, tagsCol);
+}
+
+/** Whether `values` can be (or already is) the shared dictionary of a column. */
+function canShare<T>(d: { shared: boolean; values: readonly T[] } | undefined, values: readonly T[]): boolean {
+  return d !== undefined && (d.shared ? d.values === values : d.values.length === 1);
+}
+
+// Columns the batch already holds values in (a decoder, or an earlier enricher): each distinct
+// value is appended to the batch's own dictionary once per pass.
+function writeCodes(
+  table: RangeTable,
+  batch: FlowBatch,
+  pass: number,
+  slot: number,
+  n: number,
+  nameCol: number,
+  segCol: number,
+  tagsCol: number,
+): void {
+  const labels = rowLabels;
   const nameData = batch.data[nameCol] as Uint32Array;
   const segData = batch.data[segCol] as Uint32Array;
   const tagsData = batch.data[tagsCol] as Uint32Array;
