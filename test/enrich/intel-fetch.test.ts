@@ -49,10 +49,12 @@ test('HTTP feed: ETag, 304, 500, changed body, cache at restart, broken body', a
     etag = '"v2"';
     const changed = await f.refresh();
     assert.equal(changed.status, 'updated');
+    // handed over once, then only on disk (parsed again when a rebuild needs it)
     assert.deepEqual(
-      f.indicators.map((i) => i.value),
+      f.take()?.indicators.map((i) => i.value),
       ['198.51.100.0/24', '203.0.113.0/24'],
     );
+    assert.equal(f.take(), null);
     // a body that is not the format: refresh fails, the last good copy stays
     const stix = new FeedFetcher({ name: 'stix', format: 'stix', location: url }, { cacheDir });
     mode = 'garbage';
@@ -61,7 +63,8 @@ test('HTTP feed: ETag, 304, 500, changed body, cache at restart, broken body', a
     assert.equal(bad.status, 'failed');
     assert.match(bad.error ?? '', /invalid JSON/);
     assert.equal((await f.refresh()).status, 'failed');
-    assert.equal(f.indicators.length, 2);
+    assert.equal(f.take(), null);
+    assert.equal((await f.lastGood())?.indicators.length, 2);
     // restart while the URL is down: the last good copy on disk (v2) is used
     mode = 'fail';
     const set = new IntelFeedSet([spec], { cacheDir, timeoutMs: 5000 });
@@ -95,7 +98,11 @@ test('file feeds: MISP feed directory (manifest + events), reread only when the 
     );
     assert.equal((await f.refresh()).status, 'updated');
     assert.deepEqual(
-      f.indicators.map((i) => [i.value, i.confidence, i.source.endsWith(`${uuid}.json:${uuid}.Attribute[0]`)]),
+      (await f.lastGood())?.indicators.map((i) => [
+        i.value,
+        i.confidence,
+        i.source.endsWith(`${uuid}.json:${uuid}.Attribute[0]`),
+      ]),
       [['192.0.2.10', 90, true]],
     );
     assert.equal((await f.refresh()).status, 'not-modified');

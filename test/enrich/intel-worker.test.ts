@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -76,7 +78,10 @@ test('the table built in the worker equals the one IntelFeedSet builds in-thread
     });
     assert.equal(c?.size, 2);
     assert.equal(remote.table, c);
-    assert.equal(remote.workersStarted, 1);
+    // the thread that built the first table was ended; the one that found nothing changed was kept
+    // for the next check, and ended after it built
+    assert.equal(remote.workersStarted, 2);
+    assert.equal(remote.loaderAlive, false);
   } finally {
     await remote.stop();
   }
@@ -84,7 +89,7 @@ test('the table built in the worker equals the one IntelFeedSet builds in-thread
   const r = await remote.refreshDue(10_000_000);
   assert.equal(r[0].status, 'failed');
   assert.match(r[0].error ?? '', /stopped/);
-  assert.equal(remote.workersStarted, 1);
+  assert.equal(remote.workersStarted, 2);
 });
 
 test('a feed that fails in the worker keeps the last good table and says why', async () => {
@@ -108,6 +113,80 @@ test('a feed that fails in the worker keeps the last good table and says why', a
     assert.equal(remote.lastReports.get('f')?.status, 'failed');
   } finally {
     await remote.stop();
+  }
+});
+
+test('a loader thread over its heap limit fails the refresh and the last good table stays', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fw-intel-oom-'));
+  const feed = join(dir, 'feed.txt');
+  writeFileSync(feed, '192.0.2.1\n');
+  // 16 MB: a two-line feed loads, 300 k indicators cannot be built within it
+  const remote = new IntelFeedWorker([{ name: 'f', format: 'list', location: feed, refreshSeconds: 1 }], {
+    cacheDir: join(dir, 'cache'),
+    maxHeapMb: 16,
+  });
+  try {
+    await remote.refreshDue(0);
+    const good = remote.table;
+    assert.equal(good.size, 1);
+    writeFileSync(feed, intelFeedText(300_000, 3));
+    const r = await remote.refreshDue(2000);
+    assert.equal(r[0].status, 'failed');
+    assert.match(r[0].error ?? '', /out of memory|heap/i);
+    assert.equal(remote.table, good);
+    // a feed that fits again: the next refresh (a new thread) loads it
+    writeFileSync(feed, '192.0.2.1\n198.51.100.7\n');
+    const again = await remote.refreshDue(200_000);
+    assert.equal(again[0].status, 'updated');
+    assert.equal(remote.table.size, 2);
+    assert.equal(remote.workersStarted, 3);
+  } finally {
+    await remote.stop();
+  }
+});
+
+test('ETag and Last-Modified survive the loader thread and a restart: the next GET is conditional and answered 304', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fw-intel-etag-'));
+  const body = '198.51.100.0/24\n203.0.113.5\n';
+  const seen: { inm?: string; ims?: string; status: number }[] = [];
+  const server = createServer((req, res) => {
+    const inm = req.headers['if-none-match'];
+    const ims = req.headers['if-modified-since'];
+    const status = inm === '"e1"' ? 304 : 200;
+    seen.push({ inm, ims, status });
+    if (status === 304) res.writeHead(304).end();
+    else res.writeHead(200, { etag: '"e1"', 'last-modified': 'Wed, 01 May 2024 10:00:00 GMT' }).end(body);
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/feed.txt`;
+  const specs = [{ name: 'h', format: 'list' as const, location: url, refreshSeconds: 60 }];
+  const opts = { cacheDir: join(dir, 'cache'), timeoutMs: 5000 };
+  const a = new IntelFeedWorker(specs, opts);
+  const b = new IntelFeedWorker(specs, opts);
+  try {
+    assert.equal((await a.refreshDue(0))[0].status, 'updated');
+    assert.equal(a.loaderAlive, false);
+    // a new thread: asks with the validators from the cache dir's metadata
+    const r = await a.refreshDue(61_000);
+    assert.deepEqual(r, [{ feed: 'h', status: 'not-modified', indicators: 2, warnings: 0 }]);
+    assert.equal(a.workersStarted, 2);
+    // a restarted process: conditional too, and its table comes from the cached copy
+    const rb = await b.refreshDue(0);
+    assert.deepEqual(rb, [{ feed: 'h', status: 'not-modified', indicators: 2, warnings: 0 }]);
+    assert.equal(b.table.size, 2);
+    assert.equal(b.table.lookupAddr(wordsOf('203.0.113.5'), 0) >= 0, true);
+    assert.deepEqual(
+      seen.map((x) => [x.inm, x.ims, x.status]),
+      [
+        [undefined, undefined, 200],
+        ['"e1"', 'Wed, 01 May 2024 10:00:00 GMT', 304],
+        ['"e1"', 'Wed, 01 May 2024 10:00:00 GMT', 304],
+      ],
+    );
+  } finally {
+    await a.stop();
+    await b.stop();
+    server.close();
   }
 });
 

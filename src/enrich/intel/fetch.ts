@@ -1,12 +1,13 @@
 // Feed fetching: each feed from a file or an HTTP(S) URL, refreshed on an interval with
 // conditional GET (RFC 9110 §13.1.2 If-None-Match with the ETag, §13.1.3 If-Modified-Since with
-// Last-Modified; a 304 keeps the current copy), the last good copy kept on disk so that a restart
-// while the URL is down still has the feed, and a failed refresh keeping the last good indicators
-// (and so the last good table) while the error is reported.
+// Last-Modified; a 304 keeps the current copy), the last good copy kept on disk with its
+// validators so that a restart (or a new loader thread) still asks conditionally and, while the URL
+// is down, still has the feed; a failed refresh keeps the last good copy (and so the last good
+// table) while the error is reported.
 //
 // This is the I/O edge of intel: parsing is feeds.ts, the table intel.ts. A refresh produces new
 // indicator lists; IntelFeedSet rebuilds the (immutable) IntelTable only when one of them changed
-// and hands it to whoever swaps it in.
+// and hands it to whoever swaps it in. Indicators are not kept between refreshes (see FeedFetcher).
 
 import { Buffer } from 'node:buffer';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
@@ -59,13 +60,30 @@ interface CacheMeta {
   etag?: string;
   lastModified?: string;
   fetchedAt: number;
+  /** File feeds: "size:mtime" of the file the copy was read from. */
+  stamp?: string;
+  /** Counts of the copy (reported while it stays in use). */
+  indicators?: number;
+  warnings?: number;
 }
 
-/** One feed: its current indicators, and how to refresh them. */
+/**
+ * One feed: how to refresh it, and where its last good copy is. Between refreshes it holds no
+ * indicators — a 1 M-line feed is ~400 MB of Indicator objects — only the copy's metadata; the
+ * copy itself (the body as fetched or read) is in the cache dir, and `lastGood()` parses it again
+ * when another feed's change needs a rebuild. The metadata is read from the cache dir too, so a new
+ * fetcher (a new loader thread, a restart) still sends If-None-Match / If-Modified-Since.
+ */
 export class FeedFetcher {
-  private result: FeedParseResult | null = null;
   private meta: CacheMeta | null = null;
-  private fileStamp = '';
+  private metaRead = false;
+  /** What the last refresh parsed, until take(). */
+  private fresh: FeedParseResult | null = null;
+  /**
+   * Whether the last good copy is already in the table in use: a failure then keeps it
+   * ('failed'); before that (start-up), a failure falls back to it ('from-cache').
+   */
+  inUse = false;
   private readonly timeoutMs: number;
   private readonly maxBytes: number;
 
@@ -77,13 +95,23 @@ export class FeedFetcher {
     this.maxBytes = opts.maxBytes ?? 256 * 1024 * 1024;
   }
 
-  /** Indicators in use (empty before the first successful load). */
-  get indicators(): readonly Indicator[] {
-    return this.result?.indicators ?? [];
+  /** What the last refresh parsed (null if it changed nothing); handed over once. */
+  take(): FeedParseResult | null {
+    const r = this.fresh;
+    this.fresh = null;
+    return r;
   }
 
-  get parsed(): FeedParseResult | null {
-    return this.result;
+  /** The last good copy, read from the cache dir and parsed again (null when there is none). */
+  async lastGood(): Promise<FeedParseResult | null> {
+    await this.readMeta();
+    if (this.meta === null) return null;
+    const body = await readFile(this.cachePath('body'), 'utf8');
+    if (this.spec.format === 'misp') {
+      const c = JSON.parse(body) as { manifest: string; events: Record<string, string> };
+      return this.parse(c.manifest, this.meta.location, c.events);
+    }
+    return this.parse(body, this.meta.location);
   }
 
   private get isHttp(): boolean {
@@ -95,22 +123,18 @@ export class FeedFetcher {
   }
 
   /**
-   * Fetch (conditionally, once something is held) and parse. Never throws: a failure keeps the
-   * current copy; with none held yet (start-up), the last good copy on disk is loaded instead.
+   * Fetch (conditionally, once a copy is held) and parse. Never throws: a failure keeps the last
+   * good copy; at start-up (no copy in use yet) that copy is loaded from the cache dir instead.
    */
   async refresh(): Promise<RefreshReport> {
+    this.fresh = null;
     try {
+      await this.readMeta();
       const changed = this.isHttp ? await this.refreshHttp() : await this.refreshFile();
       return this.report(changed ? 'updated' : 'not-modified');
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);
-      if (this.result === null && this.isHttp) {
-        try {
-          if (await this.loadCache()) return this.report('from-cache', error);
-        } catch (ce) {
-          return this.report('failed', `${error}; cached copy unusable: ${(ce as Error).message}`);
-        }
-      }
+      if (!this.inUse && this.meta !== null) return this.report('from-cache', error);
       return this.report('failed', error);
     }
   }
@@ -119,8 +143,8 @@ export class FeedFetcher {
     const r: RefreshReport = {
       feed: this.spec.name,
       status,
-      indicators: this.result?.indicators.length ?? 0,
-      warnings: this.result?.warningCount ?? 0,
+      indicators: this.meta?.indicators ?? 0,
+      warnings: this.meta?.warnings ?? 0,
     };
     if (error !== undefined) r.error = error;
     return r;
@@ -154,29 +178,30 @@ export class FeedFetcher {
     const loc = this.spec.location;
     const st = await stat(loc);
     const stamp = `${st.size}:${st.mtimeMs}`;
-    if (this.result !== null && stamp === this.fileStamp) return false;
+    if (this.meta !== null && stamp === this.meta.stamp) return false;
     const text = await readFile(loc, 'utf8');
+    let events: Record<string, string> | undefined;
     if (this.spec.format === 'misp') {
-      const events: Record<string, string> = {};
+      events = {};
       for (const uuid of parseMispManifest(text, loc)) {
         events[uuid] = await readFile(eventLocation(loc, uuid), 'utf8');
       }
-      this.result = this.parse(text, loc, events);
-    } else this.result = this.parse(text, loc);
-    this.fileStamp = stamp;
+    }
+    // a copy of a local file too: the file may be broken or gone when a rebuild needs it again
+    await this.accept(this.parse(text, loc, events), text, events, { location: loc, fetchedAt: Date.now(), stamp });
     return true;
   }
 
   private async refreshHttp(): Promise<boolean> {
     const loc = this.spec.location;
     const headers: Record<string, string> = {};
-    if (this.result !== null && this.meta !== null) {
+    if (this.meta !== null) {
       if (this.meta.etag !== undefined) headers['if-none-match'] = this.meta.etag;
       if (this.meta.lastModified !== undefined) headers['if-modified-since'] = this.meta.lastModified;
     }
     const res = await this.get(loc, headers);
     if (res.status === 304) {
-      if (this.result === null) throw new Error(`${loc}: 304 Not Modified with no copy held`);
+      if (this.meta === null) throw new Error(`${loc}: 304 Not Modified with no copy held`);
       return false;
     }
     const text = res.body;
@@ -194,10 +219,29 @@ export class FeedFetcher {
     const meta: CacheMeta = { location: loc, fetchedAt: Date.now() };
     if (res.etag !== null) meta.etag = res.etag;
     if (res.lastModified !== null) meta.lastModified = res.lastModified;
-    this.result = result;
-    this.meta = meta;
-    await this.saveCache(text, events, meta);
+    await this.accept(result, text, events, meta);
     return true;
+  }
+
+  /** A parsed body becomes the last good copy: kept on disk, its indicators until take(). */
+  private async accept(
+    result: FeedParseResult,
+    text: string,
+    events: Record<string, string> | undefined,
+    meta: CacheMeta,
+  ): Promise<void> {
+    meta.indicators = result.indicators.length;
+    meta.warnings = result.warningCount;
+    await mkdir(this.opts.cacheDir, { recursive: true });
+    const body = events === undefined ? text : JSON.stringify({ manifest: text, events });
+    // write-then-rename, body before meta: a crash mid-write leaves the previous good copy (or a
+    // new body under the old meta, which a conditional GET only refreshes), never half a feed
+    await writeAtomic(this.cachePath('body'), body);
+    await writeAtomic(this.cachePath('meta.json'), JSON.stringify(meta));
+    this.meta = meta;
+    this.fresh = result;
+    // handed over by take(): from now on a failure keeps this copy rather than falls back to it
+    this.inUse = true;
   }
 
   private async get(
@@ -235,31 +279,17 @@ export class FeedFetcher {
     };
   }
 
-  private async saveCache(text: string, events: Record<string, string> | undefined, meta: CacheMeta): Promise<void> {
-    await mkdir(this.opts.cacheDir, { recursive: true });
-    const body = events === undefined ? text : JSON.stringify({ manifest: text, events });
-    // write-then-rename: a crash mid-write leaves the previous good copy, never half a feed
-    await writeAtomic(this.cachePath('body'), body);
-    await writeAtomic(this.cachePath('meta.json'), JSON.stringify(meta));
-  }
-
-  private async loadCache(): Promise<boolean> {
-    let metaText: string;
-    let body: string;
+  /** The copy held, from the cache dir's metadata (once per fetcher): no metadata or body, no copy. */
+  private async readMeta(): Promise<void> {
+    if (this.metaRead) return;
+    this.metaRead = true;
     try {
-      metaText = await readFile(this.cachePath('meta.json'), 'utf8');
-      body = await readFile(this.cachePath('body'), 'utf8');
+      const meta = JSON.parse(await readFile(this.cachePath('meta.json'), 'utf8')) as CacheMeta;
+      await stat(this.cachePath('body'));
+      if (meta.location === this.spec.location) this.meta = meta;
     } catch {
-      return false;
+      // none, or unreadable: fetched again unconditionally
     }
-    const meta = JSON.parse(metaText) as CacheMeta;
-    if (meta.location !== this.spec.location) return false;
-    if (this.spec.format === 'misp') {
-      const c = JSON.parse(body) as { manifest: string; events: Record<string, string> };
-      this.result = this.parse(c.manifest, meta.location, c.events);
-    } else this.result = this.parse(body, meta.location);
-    this.meta = meta;
-    return true;
   }
 }
 
@@ -285,13 +315,15 @@ export class IntelFeedSet {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<RefreshReport[]> | null = null;
 
-  constructor(specs: readonly FeedSpec[], opts: FetchOptions) {
+  /** `inUse`: the caller already has a table with every feed's last good copy (a new loader thread). */
+  constructor(specs: readonly FeedSpec[], opts: FetchOptions, inUse = false) {
     const names = new Set<string>();
     for (const s of specs) {
       if (names.has(s.name)) throw new EnrichSourceError(s.location, undefined, `feed name ${s.name} used twice`);
       names.add(s.name);
     }
     this.fetchers = specs.map((s) => new FeedFetcher(s, opts));
+    for (const f of this.fetchers) f.inUse = inUse;
     this.nextDue = specs.map(() => 0);
   }
 
@@ -308,16 +340,16 @@ export class IntelFeedSet {
   ): Promise<RefreshReport[]> {
     if (this.running !== null) return this.running;
     this.running = (async () => {
-      const reports: RefreshReport[] = [];
+      const due: number[] = [];
       for (let i = 0; i < this.fetchers.length; i++) {
         if (now < this.nextDue[i]) continue;
-        const f = this.fetchers[i];
-        reports.push(await f.refresh());
-        this.nextDue[i] = now + (f.spec.refreshSeconds ?? 3600) * 1000;
+        due.push(i);
+        this.nextDue[i] = now + (this.fetchers[i].spec.refreshSeconds ?? 3600) * 1000;
       }
-      if (this.current === null || reports.some((r) => r.status === 'updated' || r.status === 'from-cache')) {
-        this.current = buildIntelTable(this.fetchers.flatMap((f) => f.indicators));
-        onTable?.(this.current, reports);
+      const { reports, table } = await this.refreshFeeds(due, this.current === null);
+      if (table !== null) {
+        this.current = table;
+        onTable?.(table, reports);
       }
       return reports;
     })();
@@ -326,6 +358,47 @@ export class IntelFeedSet {
     } finally {
       this.running = null;
     }
+  }
+
+  /**
+   * Refresh the feeds at `due` (indexes into `fetchers`) and build a table when one of them changed
+   * or `build` is set (no table in use yet). The table is returned, not kept: in the loader thread
+   * it is posted away. Parsed indicators live only until the build: the feeds that did not change
+   * are parsed again from their last good copies, one feed at a time.
+   */
+  async refreshFeeds(
+    due: readonly number[],
+    build: boolean,
+  ): Promise<{ reports: RefreshReport[]; table: IntelTable | null }> {
+    const reports: RefreshReport[] = [];
+    for (const i of due) reports.push(await this.fetchers[i].refresh());
+    if (!build && !reports.some((r) => r.status === 'updated' || r.status === 'from-cache')) {
+      return { reports, table: null };
+    }
+    const all: Indicator[] = [];
+    for (const f of this.fetchers) {
+      let r = f.take();
+      if (r === null) {
+        try {
+          r = await f.lastGood();
+        } catch (e) {
+          const error = `last good copy unusable: ${(e as Error).message}`;
+          const prev = reports.find((x) => x.feed === f.spec.name);
+          if (prev === undefined)
+            reports.push({ feed: f.spec.name, status: 'failed', indicators: 0, warnings: 0, error });
+          else {
+            prev.status = 'failed';
+            prev.indicators = 0;
+            prev.error = prev.error === undefined ? error : `${prev.error}; ${error}`;
+          }
+        }
+      }
+      // appended one by one: a spread of 1 M arguments overflows the stack
+      if (r !== null) for (const ind of r.indicators) all.push(ind);
+    }
+    const table = buildIntelTable(all);
+    for (const f of this.fetchers) f.inUse = true;
+    return { reports, table };
   }
 
   /** Refresh now and then every `tickMs` (default 10 s) for the feeds that are due. */

@@ -14,8 +14,12 @@
 //   Maps           domainIndex/urlHostIndex are not sent: they are name → group over contiguous
 //                  groups, rebuilt here from the names in slices of a few ms with a yield between
 //
-// A worker that dies (out of memory, a bug) fails the refresh with the reason; the last good table
-// stays in use and the next refresh starts a new worker, which loads every feed again.
+// Memory: the thread is ended after every refresh that parsed anything (V8 keeps a heap it grew to
+// ~1 GB for 1 M indicators as RSS; ended, the thread gives it back), and it holds no indicators in
+// between anyway (fetch.ts). What a new thread needs — ETag/Last-Modified, file stamps, the last
+// good copies — is in the cache dir; when a refresh is due is kept here. The heap is capped
+// (maxHeapMb): a worker that dies (out of memory, a bug) fails the refresh with the reason, the
+// last good table stays in use, and the next refresh starts a new worker.
 
 import { Buffer } from 'node:buffer';
 import { setImmediate as yieldNow } from 'node:timers/promises';
@@ -183,7 +187,12 @@ export async function fromWire(w: IntelWire, opts: SliceOptions = {}): Promise<I
 /** Messages to the loader thread. */
 export interface WorkerRequest {
   id: number;
-  now: number;
+  /** Indexes of the feeds to refresh. */
+  due: number[];
+  /** Build a table even if nothing changed (none is in use yet). */
+  build: boolean;
+  /** Only report the thread's heap (bench, tests). */
+  heap?: boolean;
 }
 
 /** Messages from the loader thread: the refresh reports, the new table when one was built. */
@@ -193,6 +202,8 @@ export interface WorkerReply {
   table?: IntelWire;
   /** The build failed (the previous table stays in use). */
   error?: string;
+  /** Answer to a heap request: V8 heap in use in the thread, bytes. */
+  heapUsed?: number;
 }
 
 /** What the loader thread is started with. */
@@ -201,7 +212,16 @@ export interface WorkerInit {
   opts: FetchOptions;
 }
 
-export interface IntelFeedWorkerOptions extends FetchOptions, SliceOptions {}
+export interface IntelFeedWorkerOptions extends FetchOptions, SliceOptions {
+  /**
+   * Old-generation heap limit of the loader thread, MB (default 1536: building 1 M indicators
+   * peaks near 700 MB). Over it the thread dies and the refresh fails; the last good table stays.
+   */
+  maxHeapMb?: number;
+}
+
+/** A failed loader thread is tried again after this long (or the feed's interval, if shorter). */
+const RETRY_MS = 60_000;
 
 type OnTable = (t: IntelTable, reports: RefreshReport[]) => void;
 
@@ -217,6 +237,8 @@ export class IntelFeedWorker {
   private pending: { id: number; resolve: (r: WorkerReply) => void } | null = null;
   private nextId = 1;
   private stopped = false;
+  private readonly nextDue: number[];
+  private hasTable = false;
   /** The last refresh's report of each feed (status beside the table). */
   readonly lastReports = new Map<string, RefreshReport>();
   /** Loader threads started (more than one means one died and was replaced). */
@@ -231,6 +253,25 @@ export class IntelFeedWorker {
       if (names.has(s.name)) throw new EnrichSourceError(s.location, undefined, `feed name ${s.name} used twice`);
       names.add(s.name);
     }
+    this.nextDue = specs.map(() => 0);
+  }
+
+  /** Whether a loader thread is running now (between refreshes it is ended). */
+  get loaderAlive(): boolean {
+    return this.worker !== null;
+  }
+
+  /** V8 heap in use in the loader thread (bytes), null when none is running. */
+  async loaderHeapUsed(): Promise<number | null> {
+    const w = this.worker;
+    if (w === null || this.pending !== null) return null;
+    const id = this.nextId++;
+    const reply = await new Promise<WorkerReply>((resolve) => {
+      this.pending = { id, resolve };
+      w.postMessage({ id, due: [], build: false, heap: true } satisfies WorkerRequest);
+    });
+    this.pending = null;
+    return reply.heapUsed ?? null;
   }
 
   /** The table in use; empty before the first refresh. */
@@ -255,14 +296,28 @@ export class IntelFeedWorker {
 
   private async refreshOnce(now: number, onTable?: OnTable): Promise<RefreshReport[]> {
     if (this.stopped) return this.failAll('the intel loader is stopped');
+    const due: number[] = [];
+    // no table yet (the first refresh, or its thread died): every feed
+    for (let i = 0; i < this.specs.length; i++) if (!this.hasTable || now >= this.nextDue[i]) due.push(i);
+    if (due.length === 0) return [];
     const w = this.ensureWorker();
     const id = this.nextId++;
     const reply = await new Promise<WorkerReply>((resolve) => {
       this.pending = { id, resolve };
       w.ref();
-      w.postMessage({ id, now } satisfies WorkerRequest);
+      w.postMessage({ id, due, build: !this.hasTable } satisfies WorkerRequest);
     });
     this.pending = null;
+    for (const i of due) {
+      const every = (this.specs[i].refreshSeconds ?? 3600) * 1000;
+      this.nextDue[i] = now + (reply.error === undefined ? every : Math.min(every, RETRY_MS));
+    }
+    // A thread that parsed something is ended (its heap goes back to the system); one that only
+    // found every feed unchanged is small and kept for the next check.
+    if (this.worker === w && (reply.table !== undefined || reply.reports.some((r) => r.status !== 'not-modified'))) {
+      this.worker = null;
+      void w.terminate();
+    }
     // idle, the worker must not keep the process alive (a forgotten stop() would hang an exit)
     this.worker?.unref();
     let reports = reply.reports;
@@ -271,6 +326,7 @@ export class IntelFeedWorker {
       const t = await fromWire(reply.table, this.opts);
       if (!this.stopped) {
         this.current = t;
+        this.hasTable = true;
         onTable?.(t, reports);
       }
     }
@@ -294,7 +350,10 @@ export class IntelFeedWorker {
     const { timeoutMs, maxBytes, cacheDir } = this.opts;
     const workerData: WorkerInit = { specs: [...this.specs], opts: { cacheDir, timeoutMs, maxBytes } };
     // beside this file in dist/ (compiled JS), whatever the working directory
-    const w = new Worker(new URL('./worker.js', import.meta.url), { workerData });
+    const w = new Worker(new URL('./worker.js', import.meta.url), {
+      workerData,
+      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb ?? 1536 },
+    });
     this.workersStarted++;
     const died = (why: string): void => {
       if (this.worker !== w) return;
