@@ -138,7 +138,11 @@ test('applyRanges + applyDirection + applyAssets equal a row-by-row reference on
       refRange(internal, a) !== undefined;
     const got = new FlowBatch(400);
     const seen = { range: 0, host: 0, merged: 0, internal: 0 };
-    for (let round = 0; round < 4; round++) {
+    // Rounds where a decoder already wrote some enrichment columns: those keep the batch's own
+    // dictionary (codes per distinct value), the others take the tables' interned arrays. Round 3
+    // makes applyAssets write tags into the list dictionary applyRanges shared (copy on write).
+    const decoded: number[][] = [[], [C.src_range, C.dst_host, C.src_tags], [C.dst_tags], [C.src_host], []];
+    for (let round = 0; round < decoded.length; round++) {
       got.reset();
       const want = new FlowBatch(400);
       for (let r = 0; r < 400; r++) {
@@ -170,10 +174,33 @@ test('applyRanges + applyDirection + applyAssets equal a row-by-row reference on
         // a direction a source wrote before, to be replaced when both addresses are there
         got.setNum(C.direction, r, 0);
         want.setNum(C.direction, r, 0);
+        if (rand() < 0.1) {
+          for (const col of decoded[round]) {
+            for (const b of [got, want]) {
+              if (col === C.src_tags || col === C.dst_tags) b.setList(col, r, ['decoded', `d${r % 3}`]);
+              else b.setString(col, r, `decoded-${r % 5}`);
+            }
+          }
+        }
       }
       applyRanges(ranges, got);
       applyDirection(own, got);
       applyAssets(assetTable, got);
+      // which path each column took: shared table arrays unless the batch held values of its own
+      for (const f of ENRICH) {
+        for (const side of ['src', 'dst']) {
+          const col = columnIndex(`${side}_${f}`);
+          const dict = f === 'tags' ? got.lists[col] : got.strings[col];
+          const rangeCol = f === 'range' || f === 'segment' || f === 'tags';
+          const sideCols = decoded[round].filter((c) => got.columns[c].name.startsWith(side));
+          // A side's range columns share only together; its asset columns share only when the tags
+          // column still holds nothing of the batch's own after applyRanges (the ranges' fallback
+          // and the assets' fallback write tags through the batch's dictionary).
+          const rangeDirty = sideCols.some((c) => /_(range|segment|tags)$/.test(got.columns[c].name));
+          const dirty = rangeCol && f !== 'tags' ? rangeDirty : sideCols.length > 0;
+          assert.equal(dict?.shared, !dirty, `seed ${seed} round ${round} ${side}_${f} shared`);
+        }
+      }
 
       for (let r = 0; r < want.length; r++) {
         const t = want.valid[C.time_start][r] === 1 ? want.getNum(C.time_start, r) : Number.NaN;
