@@ -214,8 +214,9 @@ export interface WorkerInit {
 
 export interface IntelFeedWorkerOptions extends FetchOptions, SliceOptions {
   /**
-   * Old-generation heap limit of the loader thread, MB (default 1536: building 1 M indicators
-   * peaks near 700 MB). Over it the thread dies and the refresh fails; the last good table stays.
+   * Old-generation heap limit of the loader thread, MB (default 1024: a 1 M-line list feed builds
+   * within 384; JSON feeds carry more per indicator). Over it the thread dies and the refresh
+   * fails; the last good table stays.
    */
   maxHeapMb?: number;
 }
@@ -352,7 +353,7 @@ export class IntelFeedWorker {
     // beside this file in dist/ (compiled JS), whatever the working directory
     const w = new Worker(new URL('./worker.js', import.meta.url), {
       workerData,
-      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb ?? 1536 },
+      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb ?? 1024 },
     });
     this.workersStarted++;
     const died = (why: string): void => {
