@@ -272,11 +272,13 @@ export class Enrichment {
     const mmdb = s.geoipCountry !== '' || s.geoipAsn !== '';
     const origin = mmdb ? [s.geoipCountry, s.geoipAsn].filter((x) => x).join(', ') : 'ip-location-db';
     try {
+      const started = Date.now();
       const t: GeoSource = mmdb
         ? await loadMmdb({ countryMmdb: s.geoipCountry || undefined, asnMmdb: s.geoipAsn || undefined })
         : await loadGeoDb();
       this.snap = { ...this.snap, geo: t };
       this.setStatus({ kind: 'geo', origin, entries: geoEntries(t), loadedAt: Date.now(), warnings: [] });
+      this.log('info', `geo: ${geoEntries(t)} ranges from ${origin} in ${Date.now() - started} ms`);
     } catch (e) {
       const msg = (e as Error).message;
       this.log('error', `geo: ${msg}`);
