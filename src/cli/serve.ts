@@ -140,6 +140,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   const metrics = (): Metric[] => [
     ...collectMetrics(counters, receiver, pipeline, stored - storedAtStart),
     ...forwarderMetrics(forwarders),
+    ...enrichMetrics(enrichment),
   ];
   const target = new LocalQueryTarget(
     store,
@@ -377,6 +378,30 @@ function collectMetrics(
     },
   );
   return out;
+}
+
+function enrichMetrics(e: Enrichment): Metric[] {
+  const st = e.status();
+  return [
+    {
+      name: 'flowwatch_enrich_entries',
+      help: 'entries in each enrichment table in use (ranges, assets, networks, geo, intel)',
+      type: 'gauge',
+      samples: st.map((s) => ({ labels: { source: s.kind }, value: s.entries })),
+    },
+    {
+      name: 'flowwatch_enrich_load_failed',
+      help: '1 while the last load of an enrichment source failed (its previous table stays in use)',
+      type: 'gauge',
+      samples: st.map((s) => ({ labels: { source: s.kind }, value: s.error === undefined ? 0 : 1 })),
+    },
+    {
+      name: 'flowwatch_enrich_reloads_total',
+      help: 'enrichment tables replaced while running',
+      type: 'counter',
+      samples: [{ value: e.reloads }],
+    },
+  ];
 }
 
 function forwarderMetrics(forwarders: Forwarder[]): Metric[] {
