@@ -84,10 +84,7 @@ export function rangeToWire(t: RangeTable): RangeWire {
   return {
     index: t.index.toParts(),
     cols: {
-      labelOf: p.labelOf,
-      labelName: p.labelName,
-      labelSegment: p.labelSegment,
-      labelTags: p.labelTags,
+      entryAttrs: p.entryAttrs,
       sourceOf: p.sourceOf,
       lineOf: p.lineOf,
     },
