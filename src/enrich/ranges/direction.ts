@@ -70,13 +70,65 @@ export function applyDirection(own: OwnNetworks, batch: FlowBatch): void {
   const dir = batch.data[dc] as Uint8Array;
   const dirValid = batch.valid[dc];
   const n = batch.length;
+  const cover = coverOf(t);
   for (let r = 0; r < n; r++) {
     if (sv[r] === 0 || dv[r] === 0) continue;
-    const s = t.lookupWords(src, r * 4) >= 0;
-    const d = t.lookupWords(dst, r * 4) >= 0;
+    const o = r * 4;
+    let s: boolean;
+    if (src[o] === 0 && src[o + 1] === 0 && src[o + 2] === 0xffff) {
+      const c = cover[src[o + 3] >>> 16];
+      s = c === MIXED ? t.lookupV4(src[o + 3]) >= 0 : c === ALL;
+    } else s = t.lookupWords(src, o) >= 0;
+    let d: boolean;
+    if (dst[o] === 0 && dst[o + 1] === 0 && dst[o + 2] === 0xffff) {
+      const c = cover[dst[o + 3] >>> 16];
+      d = c === MIXED ? t.lookupV4(dst[o + 3]) >= 0 : c === ALL;
+    } else d = t.lookupWords(dst, o) >= 0;
     dir[r] = s ? (d ? INTERNAL : EGRESS) : d ? INGRESS : EXTERNAL;
     dirValid[r] = 1;
   }
+}
+
+// Direction only asks "is it own", not which network: per IPv4 /16, whether own networks cover all of
+// it, none of it or part of it (only then the full lookup). The ranges tagged internal nest inside the
+// configured networks (10.0.0.0/8 holding 200 k ranges on bench/enrich), so the per-entry table has a
+// chunk for every such /16, while the answer is the same for the whole /16. Made from the table's
+// DIR-16-8-8 arrays on its first batch (no change to what crosses threads):
+// applyDirection 0.24 → 0.1 ms per 8192-row batch.
+const NONE = 0;
+const ALL = 1;
+const MIXED = 2;
+const covers = new WeakMap<PrefixTable<string>, Uint8Array>();
+
+function coverOf(t: PrefixTable<string>): Uint8Array {
+  let c = covers.get(t);
+  if (c === undefined) {
+    c = buildCover(t);
+    covers.set(t, c);
+  }
+  return c;
+}
+
+function buildCover(t: PrefixTable<string>): Uint8Array {
+  const { l1, l2, l3 } = t.index.toParts();
+  const out = new Uint8Array(65536);
+  // slot values as in PrefixIndex.lookupV4: > 0 an entry, 0 none, < 0 a chunk of the next level
+  const chunk = (level: Int32Array, c: number, next: Int32Array | null): number => {
+    let any = false;
+    let all = true;
+    for (let k = c * 256; k < c * 256 + 256; k++) {
+      const v = level[k];
+      const x = v > 0 ? ALL : v === 0 ? NONE : next === null ? MIXED : chunk(next, ~v, null);
+      if (x !== NONE) any = true;
+      if (x !== ALL) all = false;
+    }
+    return all ? ALL : any ? MIXED : NONE;
+  };
+  for (let h = 0; h < 65536; h++) {
+    const v = l1[h];
+    out[h] = v > 0 ? ALL : v === 0 ? NONE : chunk(l2, ~v, l3);
+  }
+  return out;
 }
 
 /** Whether the address is one of the organisation's, and which declaration says so. */
