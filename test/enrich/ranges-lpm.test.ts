@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { PrefixTableBuilder, parseCidr } from '../../src/enrich/ranges/lpm.js';
+import { lastStartAtOrBelow6, PrefixTableBuilder, parseCidr, sampleStarts6 } from '../../src/enrich/ranges/lpm.js';
 import { parseAddr } from '../../src/pipeline/flow-batch.js';
 
 interface P {
@@ -143,4 +143,27 @@ test('bad prefixes are refused with a reason', () => {
   assert.throws(() => new PrefixTableBuilder<number>().add(new Uint32Array(4), 129, 0), RangeError);
   const ok = parseCidr('192.0.2.77/24');
   assert.ok(typeof ok !== 'string' && ok.hostBits && ok.len128 === 120 && ok.words[3] === 0xc0000200);
+});
+
+test('sampled search of sorted IPv6 starts equals a linear scan (ties in the first words, sample edges)', () => {
+  const word = fc.oneof(fc.constantFrom(0, 1, 0x20010db8, 0xffffffff), fc.integer({ min: 0, max: 0xffffffff }));
+  const addr = fc.tuple(word, fc.constantFrom(0, 5, 0xffffffff), word, fc.constantFrom(0, 7, 0xffffffff));
+  const cmp = (a: number[], b: number[]) => {
+    for (let i = 0; i < 4; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+    return 0;
+  };
+  fc.assert(
+    fc.property(fc.array(addr, { maxLength: 200 }), fc.array(addr, { minLength: 1, maxLength: 20 }), (raw, probes) => {
+      const pts = raw.sort(cmp);
+      const starts = Uint32Array.from(pts.flat());
+      const samples = sampleStarts6(starts);
+      for (const p of [...probes, ...pts]) {
+        let want = -1;
+        for (let i = 0; i < pts.length; i++) if (cmp(pts[i], p) <= 0) want = i;
+        const got = lastStartAtOrBelow6(starts, samples, Uint32Array.from(p), 0);
+        assert.equal(got, want);
+      }
+    }),
+    { numRuns: 300 },
+  );
 });

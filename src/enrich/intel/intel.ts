@@ -21,6 +21,7 @@
 
 import type { FlowBatch, ListDict, StringDict } from '../../pipeline/flow-batch.js';
 import { C, columnIndex } from '../../schema/columns.js';
+import { lastStartAtOrBelow6, sampleStarts6 } from '../ranges/lpm.js';
 import type { EnrichmentHit } from '../source-error.js';
 import { formatWords, type Indicator, normaliseAddr, normaliseDomain, parseAddrWords, urlHost } from './feeds.js';
 
@@ -118,6 +119,7 @@ export class IntelTable {
     this.seg4Index = b.seg4Index;
     this.seg6Start = b.seg6Start;
     this.seg6Group = b.seg6Group;
+    this.seg6Samples = sampleStarts6(b.seg6Start);
     this.domainIndex = b.domainIndex;
     this.urlHostIndex = b.urlHostIndex;
   }
@@ -202,19 +204,12 @@ export class IntelTable {
 
   /** Innermost IPv6 CIDR group containing the address at `o`, or -1. */
   cidr6(w: Uint32Array, o: number): number {
-    const s = this.seg6Start;
-    let lo = 0;
-    let hi = this.seg6Group.length - 1;
-    let ans = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cmpWords(s, mid * 4, w, o) <= 0) {
-        ans = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const ans = lastStartAtOrBelow6(this.seg6Start, this.seg6Samples, w, o);
     return ans < 0 ? -1 : this.seg6Group[ans];
   }
+
+  // Every V6_SAMPLE-th seg6Start (ranges/lpm.ts): derived here, so the wire format is unchanged.
+  private readonly seg6Samples: Uint32Array;
 
   /** Group of the longest listed domain that is `name` or a parent of it; name already normalised. */
   lookupDomain(name: string): number {
@@ -307,13 +302,6 @@ function hash6(w: Uint32Array, o: number): number {
   h = Math.imul(h ^ w[o + 2], 0xc2b2ae35);
   h = Math.imul(h ^ w[o + 3], 0x9e3779b1);
   return (h ^ (h >>> 15)) >>> 0;
-}
-
-function cmpWords(a: Uint32Array, ao: number, b: Uint32Array, bo: number): number {
-  for (let i = 0; i < 4; i++) {
-    if (a[ao + i] !== b[bo + i]) return a[ao + i] < b[bo + i] ? -1 : 1;
-  }
-  return 0;
 }
 
 // ---- building

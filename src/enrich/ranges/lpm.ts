@@ -11,7 +11,8 @@
 //   lookups overlap their cache misses (a binary search over the same intervals is a chain of
 //   dependent reads: measured 13 M lookups/s with 1 M prefixes, against ~60 M/s here). Memory grows
 //   with the number of /16s that hold longer prefixes (1 KiB each), not with 2^24.
-// * IPv6: the intervals on 128-bit bounds (4 words per point), searched word by word.
+// * IPv6: the intervals on 128-bit bounds (4 words per point), searched word by word, first among
+//   every 32nd point (lastStartAtOrBelow6).
 //
 // Semantics: the most specific prefix always wins; for two identical prefixes the one added last
 // wins and the other is reported in `duplicates`. Host bits under the mask are cleared (AWS's own
@@ -117,7 +118,12 @@ export class PrefixIndex {
     private readonly v6Starts: Uint32Array,
     private readonly v6Vals: Int32Array,
     readonly duplicates: readonly PrefixDuplicate[],
-  ) {}
+  ) {
+    this.v6Samples = sampleStarts6(v6Starts);
+  }
+
+  // Every V6_SAMPLE-th IPv6 interval start (derived here, so the wire format is unchanged).
+  private readonly v6Samples: Uint32Array;
 
   /** The arrays behind the index, to send to another thread (duplicates stay behind: the loader reports them). */
   toParts(): PrefixIndexParts {
@@ -155,24 +161,8 @@ export class PrefixIndex {
   }
 
   lookupV6(words: Uint32Array, off: number): number {
-    const s = this.v6Starts;
-    let lo = 0;
-    let hi = this.v6Vals.length - 1;
-    const w0 = words[off];
-    const w1 = words[off + 1];
-    const w2 = words[off + 2];
-    const w3 = words[off + 3];
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      const o = mid * 4;
-      // starts[mid] <= address, compared word by word (most significant first)
-      const le =
-        s[o] < w0 ||
-        (s[o] === w0 && (s[o + 1] < w1 || (s[o + 1] === w1 && (s[o + 2] < w2 || (s[o + 2] === w2 && s[o + 3] <= w3)))));
-      if (le) lo = mid;
-      else hi = mid - 1;
-    }
-    return this.v6Vals[lo];
+    // v6Starts always begins with the point 0 (no entry), so some start is <= any address
+    return this.v6Vals[lastStartAtOrBelow6(this.v6Starts, this.v6Samples, words, off)];
   }
 
   /** Entry index for an address in text, or -1 (also for text that is not an address). */
@@ -272,6 +262,67 @@ export class PrefixTable<T> {
   get byteSize(): number {
     return this.index.byteSize;
   }
+}
+
+// ---- sorted 128-bit starts
+
+/**
+ * One start in V6_SAMPLE kept apart: a binary search over all of 1 M ranges' IPv6 starts (6 MB)
+ * is ~19 dependent cache misses; over the samples (1/32 of that, mostly in cache) and then within
+ * 32 starts (512 bytes) it is a few. bench/enrich (200 k IPv6 ranges, 10 % IPv6 flows), the same
+ * process alternating both: applyRanges alone 11.2 → 11.7 M flows/s.
+ */
+export const V6_SAMPLE = 32;
+
+/** Every V6_SAMPLE-th start of sorted 4-word starts. */
+export function sampleStarts6(starts: Uint32Array): Uint32Array {
+  const n = starts.length >>> 2;
+  const m = Math.ceil(n / V6_SAMPLE);
+  const out = new Uint32Array(m * 4);
+  for (let k = 0; k < m; k++) {
+    const q = k * V6_SAMPLE * 4;
+    out[k * 4] = starts[q];
+    out[k * 4 + 1] = starts[q + 1];
+    out[k * 4 + 2] = starts[q + 2];
+    out[k * 4 + 3] = starts[q + 3];
+  }
+  return out;
+}
+
+/**
+ * Index of the last of the sorted 128-bit starts (4 words each) that is <= the address at
+ * w[o..o+3], or -1; `samples` is sampleStarts6(starts).
+ */
+export function lastStartAtOrBelow6(starts: Uint32Array, samples: Uint32Array, w: Uint32Array, o: number): number {
+  const w0 = w[o];
+  const w1 = w[o + 1];
+  const w2 = w[o + 2];
+  const w3 = w[o + 3];
+  let lo = -1;
+  let hi = (samples.length >>> 2) - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (le6(samples, mid * 4, w0, w1, w2, w3)) lo = mid;
+    else hi = mid - 1;
+  }
+  if (lo < 0) return -1;
+  // starts[lo * V6_SAMPLE] <= address < the next sample
+  lo *= V6_SAMPLE;
+  hi = Math.min(lo + V6_SAMPLE, starts.length >>> 2) - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (le6(starts, mid * 4, w0, w1, w2, w3)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** s[q..q+3] <= (w0, w1, w2, w3), most significant word first. */
+function le6(s: Uint32Array, q: number, w0: number, w1: number, w2: number, w3: number): boolean {
+  if (s[q] !== w0) return s[q] < w0;
+  if (s[q + 1] !== w1) return s[q + 1] < w1;
+  if (s[q + 2] !== w2) return s[q + 2] < w2;
+  return s[q + 3] <= w3;
 }
 
 // ---- CIDR text
