@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Indicator } from '../../src/enrich/intel/feeds.js';
 import { applyIntel, buildIntelTable } from '../../src/enrich/intel/intel.js';
-import { FlowBatch, formatIPv4 } from '../../src/pipeline/flow-batch.js';
+import { parseCidr } from '../../src/enrich/ranges/lpm.js';
+import { FlowBatch, formatAddrWords, formatIPv4 } from '../../src/pipeline/flow-batch.js';
 import { C } from '../../src/schema/columns.js';
 import { rng } from '../helpers/rng.js';
 
@@ -53,5 +54,52 @@ test('applyIntel flags a row exactly when lookupAddr finds its IPv4 address (ran
       assert.equal(batch.valid[C.ti_feeds][r], want ? 1 : 0, `seed ${seed} row ${r} ${batch.getAddr(C.src_addr, r)}`);
     }
     assert.ok(hits > 100, `seed ${seed}: the table is hit (${hits})`);
+  }
+});
+
+test('applyIntel flags a row exactly when lookupAddr finds its IPv6 address (exact hash behind a filter, CIDRs)', () => {
+  for (const seed of [21, 22]) {
+    const next = rng(seed);
+    const int = (n: number) => Math.floor(next() * n);
+    const word = () => (next() < 0.5 ? 0x2a000000 + int(4) : int(2 ** 32));
+    const inds: Indicator[] = [];
+    const probes: Uint32Array[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const w = Uint32Array.of(word(), int(4), int(2 ** 32), int(2 ** 32));
+      if (i % 3 !== 0) {
+        inds.push({ type: 'ip', value: formatAddrWords(w, 0), feed: `f${i % 3}`, confidence: 50, source: `t:${i}` });
+        probes.push(w, Uint32Array.of(w[0], w[1], w[2], (w[3] + 1) >>> 0));
+      } else {
+        const len = 16 + int(100);
+        const net = parseCidr(`${formatAddrWords(w, 0)}/${len}`);
+        if (typeof net === 'string') throw new Error(net);
+        inds.push({
+          type: 'cidr',
+          value: `${formatAddrWords(net.words, 0)}/${len}`,
+          feed: 'c',
+          confidence: 60,
+          source: `t:${i}`,
+        });
+        probes.push(net.words, w);
+      }
+    }
+    const table = buildIntelTable(inds);
+    const batch = new FlowBatch(probes.length + 500);
+    for (let k = 0; !batch.full; k++) {
+      const r = batch.addRow();
+      const w = k < probes.length ? probes[k] : Uint32Array.of(word(), int(4), int(2 ** 32), int(2 ** 32));
+      const a = batch.data[C.src_addr] as Uint32Array;
+      a.set(w, r * 4);
+      batch.valid[C.src_addr][r] = 1;
+    }
+    applyIntel(table, batch);
+    const src = batch.data[C.src_addr] as Uint32Array;
+    let hits = 0;
+    for (let r = 0; r < batch.length; r++) {
+      const want = table.lookupAddr(src, r * 4) >= 0;
+      if (want) hits++;
+      assert.equal(batch.valid[C.ti_feeds][r], want ? 1 : 0, `seed ${seed} row ${r} ${batch.getAddr(C.src_addr, r)}`);
+    }
+    assert.ok(hits > 2000, `seed ${seed}: the table is hit (${hits})`);
   }
 });
