@@ -8,16 +8,12 @@ import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Enrichment } from '../enrich/manager.js';
 import type { EnrichSettings } from '../enrich/settings.js';
-import { looksLikeParquet, parseAwsVpcParquet } from '../ingest/cloud/aws-parquet.js';
-import { parseAwsVpcLog } from '../ingest/cloud/aws-vpc.js';
-import { parseAzureFlowLog } from '../ingest/cloud/azure.js';
-import { parseGcpFlowLog } from '../ingest/cloud/gcp.js';
-import { parseOciFlowLog } from '../ingest/cloud/oci.js';
+import { looksLikeParquet } from '../ingest/cloud/aws-parquet.js';
 import { DatagramDecoder, looksLikeFlowDatagram } from '../ingest/datagram.js';
 import { detectFormat, type ImportFormat, maybeGunzip } from '../ingest/detect.js';
 import { meterCapture } from '../ingest/meter/meter.js';
 import { readUdpPackets } from '../ingest/pcap/reader.js';
-import { parseSuricataEve } from '../ingest/suricata/eve.js';
+import { type LogFormat, parseLogObject } from '../ingest/sources/parse.js';
 import { parseZeekLogs, type ZeekLogFile } from '../ingest/zeek/logs.js';
 import { ExporterCounters } from '../pipeline/counters.js';
 import { ExporterPolicy, type ExporterSetting } from '../pipeline/exporter-policy.js';
@@ -58,6 +54,11 @@ export interface ImportOptions {
   enrich?: EnrichSettings;
   /** Read every file as this format instead of recognising it by content. */
   format?: ImportFormat;
+}
+
+/** The parser for a log file: `aws-vpc` covers AWS's text and Parquet deliveries. */
+function logFormat(raw: Uint8Array, format: Exclude<ImportFormat, 'pcap' | 'meter'>): LogFormat {
+  return format === 'aws-vpc' && looksLikeParquet(raw) ? 'aws-parquet' : format;
 }
 
 /** Meter a pcap/pcapng file into flows; returns the flows emitted. */
@@ -141,19 +142,9 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
         s.errors.push(`${file}: cannot read: ${(e as Error).message}`);
         continue;
       }
-      // AWS delivers VPC flow logs as Parquet too (read with DuckDB; the footer is at the end, so
-      // only a whole file is one).
-      if ((opts.format === undefined || opts.format === 'aws-vpc') && looksLikeParquet(raw)) {
-        s.files++;
-        const r = await parseAwsVpcParquet(raw, file, Date.now(), pipeline);
-        s.flows += r.flows;
-        s.logRecords += r.records;
-        if (r.malformed) counters.add(`file:${file}`, 'malformed', r.malformed);
-        for (const e of r.errors.slice(0, 20)) s.errors.push(e.message);
-        await pipeline.flush();
-        continue;
-      }
-      const format = opts.format ?? detectFormat(maybeGunzip(raw.subarray(0, 1 << 20)));
+      // AWS delivers VPC flow logs as Parquet too (its footer is at the end: only a whole file is one).
+      const format =
+        opts.format ?? (looksLikeParquet(raw) ? 'aws-vpc' : detectFormat(maybeGunzip(raw.subarray(0, 1 << 20))));
       if (format === null) {
         s.errors.push(
           `${file}: not a format flowwatch imports (pcap/pcapng, Zeek, Suricata eve.json, AWS VPC text or Parquet, Azure, GCP, OCI flow logs); --format forces one`,
@@ -165,44 +156,18 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
         zeek.push({ name: file, data: raw }); // read together below: conn is joined with dns/ssl/http
         continue;
       }
-      if (format === 'gcp' || format === 'oci') {
-        const parse = format === 'gcp' ? parseGcpFlowLog : parseOciFlowLog;
-        const r = parse(raw, file, Date.now(), pipeline);
+      if (format !== 'pcap' && format !== 'meter') {
+        // Log files: the same parsers (and Parquet recognition) the inputs use.
+        const r = await parseLogObject(file, raw, Date.now(), pipeline, logFormat(raw, format));
         s.flows += r.flows;
         s.logRecords += r.records;
+        if (r.alerts?.length) {
+          s.alerts += r.alerts.length;
+          store.appendIdsAlerts(r.alerts); // committed with the flows of the same file
+        }
         if (r.malformed) counters.add(`file:${file}`, 'malformed', r.malformed);
-        for (const e of r.errors.slice(0, 20)) s.errors.push(`${file}:${e.line}: ${e.message}`);
-        await pipeline.flush();
-        continue;
-      }
-      if (format === 'azure') {
-        const r = parseAzureFlowLog(raw, file, Date.now(), pipeline);
-        s.flows += r.flows;
-        s.logRecords += r.tuples;
-        if (r.malformed) counters.add(`file:${file}`, 'malformed', r.malformed);
-        for (const e of r.errors.slice(0, 20)) s.errors.push(`${file}:${e.line}: ${e.message}`);
-        await pipeline.flush();
-        continue;
-      }
-      if (format === 'aws-vpc') {
-        const r = parseAwsVpcLog(maybeGunzip(raw), file, Date.now(), pipeline);
-        s.flows += r.flows;
-        s.logRecords += r.records;
-        if (r.malformed) counters.add(`file:${file}`, 'malformed', r.malformed);
-        for (const e of r.errors.slice(0, 20)) s.errors.push(`${file}:${e.line}: ${e.message}`);
-        if (r.nodata || r.skipdata)
-          s.notes.push(`${file}: ${r.nodata} NODATA and ${r.skipdata} SKIPDATA records (no flows)`);
-        await pipeline.flush();
-        continue;
-      }
-      if (format === 'suricata') {
-        const r = parseSuricataEve(raw, file, Date.now(), pipeline);
-        s.flows += r.flows + r.netflows;
-        s.logRecords += r.events;
-        s.alerts += r.alerts.length;
-        store.appendIdsAlerts(r.alerts);
-        if (r.malformed) counters.add(`file:${file}`, 'malformed', r.malformed);
-        for (const e of r.errors.slice(0, 20)) s.errors.push(e.message);
+        s.errors.push(...r.errors);
+        s.notes.push(...r.notes);
         await pipeline.flush();
         continue;
       }

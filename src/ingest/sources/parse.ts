@@ -27,6 +27,8 @@ export interface LogObjectParseResult {
   errors: string[];
   /** IDS alerts (Suricata eve.json): stored beside the flows, not as flows. */
   alerts?: IdsAlert[];
+  /** Facts worth a line that are not errors (AWS NODATA/SKIPDATA records). */
+  notes: string[];
 }
 
 const MAX_ERRORS = 20;
@@ -42,7 +44,7 @@ export async function parseLogObject(
   sink: BatchSink,
   format?: LogFormat,
 ): Promise<LogObjectParseResult> {
-  const res: LogObjectParseResult = { format: null, records: 0, flows: 0, malformed: 0, errors: [] };
+  const res: LogObjectParseResult = { format: null, records: 0, flows: 0, malformed: 0, errors: [], notes: [] };
   const data = maybeGunzip(bytes);
   const fmt: LogFormat | null = format ?? detectLogFormat(data);
   res.format = fmt;
@@ -56,16 +58,16 @@ export async function parseLogObject(
         `${name}: not a log format flowwatch reads (AWS VPC text or Parquet, Azure, GCP, OCI, Zeek, Suricata eve.json)`,
       );
       return res;
-    case 'aws-parquet': {
-      const r = await parseAwsVpcParquet(data, name, receivedMs, sink);
-      Object.assign(res, { records: r.records, flows: r.flows, malformed: r.malformed });
-      take(r.errors);
-      return res;
-    }
+    case 'aws-parquet':
     case 'aws-vpc': {
-      const r = parseAwsVpcLog(data, name, receivedMs, sink);
+      const r =
+        fmt === 'aws-parquet'
+          ? await parseAwsVpcParquet(data, name, receivedMs, sink)
+          : parseAwsVpcLog(data, name, receivedMs, sink);
       Object.assign(res, { records: r.records, flows: r.flows, malformed: r.malformed });
       take(r.errors);
+      if (r.nodata || r.skipdata)
+        res.notes.push(`${name}: ${r.nodata} NODATA and ${r.skipdata} SKIPDATA records (no flows)`);
       return res;
     }
     case 'azure': {

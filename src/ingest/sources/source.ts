@@ -295,6 +295,9 @@ export class LogSource {
     if (skipRows === 0) {
       r = await parseLogObject(o.key, bytes, received, this.pipeline, this.opts.format);
       produced = r.flows;
+      // IDS alerts go with the next commit, as the object's first rows do; a resumed object had
+      // its alerts committed with its first rows.
+      if (r.alerts?.length) this.opts.store.appendIdsAlerts(r.alerts);
     } else {
       // Parsing is deterministic: the same bytes (or a grown object's prefix) give the same rows in
       // the same order, so the first `skipRows` are the ones already committed.
