@@ -4,14 +4,13 @@
 // sent, drops none, and marks the flows received after the reload with the new indicators.
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { intelFeedText } from '../../bench/enrich-reload.bench.js';
 import { IntelFeedSet } from '../../src/enrich/intel/fetch.js';
 import type { IntelTable } from '../../src/enrich/intel/intel.js';
@@ -22,10 +21,9 @@ import { ExporterCounters } from '../../src/pipeline/counters.js';
 import { DEFAULT_BATCH_CAPACITY, FlowBatch } from '../../src/pipeline/flow-batch.js';
 import { CollectingSink } from '../../src/pipeline/sink.js';
 import { C } from '../../src/schema/columns.js';
-import { needsData, REPO_ROOT } from '../helpers/data.js';
-import { type ServeProcess, startServe } from '../helpers/server.js';
-
-const FLOWGEN = join(REPO_ROOT, '..', 'shared', 'bench', 'flowgen.js');
+import { needsData } from '../helpers/data.js';
+import { FLOWGEN, post, reloadUnderLoad } from '../helpers/reload-under-load.js';
+import type { ServeProcess } from '../helpers/server.js';
 
 /** Every part of a table, as plain values (typed arrays as arrays, Maps as sorted entries). */
 function plain(t: IntelTable): Record<string, unknown> {
@@ -213,19 +211,6 @@ function addrsOf(packets: Uint8Array[], from: number, to: number): Set<string> {
   return out;
 }
 
-async function post(srv: ServeProcess, path: string, body: unknown): Promise<{ rows: Record<string, unknown>[] }> {
-  const res = await fetch(`${srv.http}${path}`, { method: 'POST', body: JSON.stringify(body) });
-  assert.equal(res.status, 200, await res.clone().text());
-  return (await res.json()) as { rows: Record<string, unknown>[] };
-}
-
-function metric(text: string, name: string): number {
-  let sum = 0;
-  for (const line of text.split('\n'))
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.split(' ').pop());
-  return sum;
-}
-
 test('flowwatch serve: a feed reload while 40 k flows/s stream in loses no flow and marks the later flows', {
   skip: needsData() || undefined,
   timeout: 120_000,
@@ -260,77 +245,34 @@ test('flowwatch serve: a feed reload while 40 k flows/s stream in loses no flow 
   const fresh = [...late].filter((a) => oldTable.table.lookupAddr(wordsOf(a), 0) < 0).slice(0, 300);
   assert.ok(fresh.length >= 100);
 
-  writeFileSync(
-    join(dir, 'flowwatch.yaml'),
-    [
-      'listen:',
-      // what a stalled loop would have to lean on; small so that a stall shows as loss
-      '  receive_buffer: 1MiB',
-      'enrich:',
+  const {
+    server: srv,
+    rewrittenAt,
+    swappedAt,
+  } = await reloadUnderLoad({
+    dir,
+    pcap,
+    flows: info.flows,
+    enrich: [
       '  reload_interval: 200ms',
       '  intel:',
       '    - name: reload',
       `      file: ${feed}`,
       '      format: list',
       '      refresh: 1s',
-      '',
-    ].join('\n'),
-  );
-  server = await startServe([
-    '--config',
-    join(dir, 'flowwatch.yaml'),
-    '--data',
-    join(dir, 'data'),
-    '--listen',
-    '127.0.0.1:0',
-    '--http',
-    '127.0.0.1:0',
-  ]);
-  // the first table is loaded before the stream starts (its load is not what is measured)
-  await sleep(3000);
-  const sender = spawn(
-    process.execPath,
-    [FLOWGEN, 'send', '--in', pcap, '--port', String(server.udpPorts[0]), '--rate', '40000'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let sendOut = '';
-  sender.stdout.on('data', (d: Buffer) => {
-    sendOut += d.toString();
+    ],
+    rate: 40_000,
+    replaceAfterMs: 2000,
+    file: feed,
+    newText: `${oldText}${fresh.join('\n')}\n`,
+    started: (s) => {
+      server = s;
+    },
   });
-  const sent = new Promise<number | null>((r) => sender.once('exit', r));
-  await sleep(2000);
-  // replace (not rewrite in place: a half-written file would be a reload of its own)
-  const rewrittenAt = Date.now();
-  writeFileSync(`${feed}.tmp`, `${oldText}${fresh.join('\n')}\n`);
-  renameSync(`${feed}.tmp`, feed);
-  // When the new table is in use, as the server reports it (a loaded CI machine takes longer than a
-  // fixed allowance would assume): every flow received after this moment is enriched after it.
-  let swappedAt = 0;
-  for (let i = 0; i < 300 && swappedAt === 0; i++) {
-    const m = await (await fetch(`${server.http}/metrics`)).text();
-    if (metric(m, 'flowwatch_enrich_reloads_total') >= 1) swappedAt = Date.now();
-    else await sleep(100);
-  }
-  assert.ok(swappedAt > 0, 'the new indicators were swapped in within 30 s');
-  assert.equal(await sent, 0);
-  const report = JSON.parse(sendOut) as { flowsSent: number; sendErrors: number };
-  assert.equal(report.flowsSent, info.flows);
-  assert.equal(report.sendErrors, 0);
-
-  let stored = 0;
-  for (let i = 0; i < 100 && stored < info.flows; i++) {
-    await sleep(200);
-    stored = await server.flowsStored();
-  }
-  assert.equal(stored, info.flows);
-  const metrics = await (await fetch(`${server.http}/metrics`)).text();
-  assert.equal(metric(metrics, 'flowwatch_kernel_drops_total'), 0);
-  assert.equal(metric(metrics, 'flowwatch_queue_drops_total'), 0);
-  assert.equal(metric(metrics, 'flowwatch_sequence_lost_total'), 0);
 
   // the new indicators: flows received well after the reload carry them, none before it
   const inList = `[${fresh.join(', ')}]`;
-  const q = await post(server, '/api/v1/flows', {
+  const q = await post(srv, '/api/v1/flows', {
     filter: `any addr in ${inList}`,
     fields: ['time_received', 'src_addr', 'dst_addr', 'ti_feeds', 'ti_indicator'],
     limit: 1_000_000,
@@ -351,13 +293,13 @@ test('flowwatch serve: a feed reload while 40 k flows/s stream in loses no flow 
   }
   assert.ok(before > 0 && afterReload > 0, `${before} before, ${afterReload} after`);
   // and the filter `ti` finds them too
-  const ti = await post(server, '/api/v1/flows', {
+  const ti = await post(srv, '/api/v1/flows', {
     filter: `ti and any addr in ${inList}`,
     fields: ['time_received'],
     limit: 1_000_000,
   });
   assert.ok(ti.rows.length >= afterReload);
-  assert.equal(await server.stop(), 0);
+  assert.equal(await srv.stop(), 0);
 });
 
 function wordsOf(a: string): Uint32Array {
