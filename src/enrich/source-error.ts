@@ -21,3 +21,27 @@ export interface EnrichmentHit {
   /** The fields it gives (column names without src_/dst_ prefix, e.g. host, tags, country). */
   fields: Record<string, string | number | readonly string[]>;
 }
+
+/**
+ * JSON.parse of a whole enrichment file; a syntax error becomes an EnrichSourceError with the line
+ * and column (V8 reports a character position).
+ */
+export function parseJsonFile(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const m = /position (\d+)/.exec(msg);
+    if (m !== null) {
+      const pos = Number(m[1]);
+      let line = 1;
+      let lineStart = 0;
+      for (let i = text.indexOf('\n'); i >= 0 && i < pos; i = text.indexOf('\n', i + 1)) {
+        line++;
+        lineStart = i + 1;
+      }
+      throw new EnrichSourceError(file, line, `invalid JSON at column ${pos - lineStart + 1}: ${msg}`);
+    }
+    throw new EnrichSourceError(file, undefined, `invalid JSON: ${msg}`);
+  }
+}

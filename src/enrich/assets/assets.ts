@@ -18,7 +18,7 @@
 import { type FlowBatch, formatAddrWords, parseAddr } from '../../pipeline/flow-batch.js';
 import { columnIndex } from '../../schema/columns.js';
 import { csvRows, Interner, isObject, ListInterner, lineNumber, str, tagList, yamlList } from '../ranges/text.js';
-import { type EnrichmentHit, EnrichSourceError } from '../source-error.js';
+import { type EnrichmentHit, EnrichSourceError, parseJsonFile } from '../source-error.js';
 
 export interface AssetEntry {
   ips: readonly string[];
@@ -78,10 +78,10 @@ export function parseAssets(file: string, text: string, opts: AssetParseOptions 
       readList(file, text, load);
       break;
     case 'aws-ec2':
-      readEc2(file, parseJson(file, text), load);
+      readEc2(file, parseJsonFile(file, text), load);
       break;
     case 'azure-graph':
-      readAzureGraph(file, parseJson(file, text), load);
+      readAzureGraph(file, parseJsonFile(file, text), load);
       break;
     case 'gcp-assets':
       readGcpAssets(file, text, load);
@@ -955,16 +955,6 @@ export function describeAssets(table: AssetTable, addr: string, timeMs?: number)
 
 // ---- loaders
 
-function parseJson(file: string, text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    const m = /position (\d+)/.exec((e as Error).message);
-    const line = m ? text.slice(0, Number(m[1])).split('\n').length : undefined;
-    throw new EnrichSourceError(file, line, `not JSON: ${(e as Error).message}`);
-  }
-}
-
 /** ms since the epoch from a number (ms) or ISO 8601 text; undefined when empty; NaN when unreadable. */
 function timeOf(v: unknown): number | undefined {
   if (v === undefined || v === null || v === '') return undefined;
@@ -1215,7 +1205,7 @@ function readGcpAssets(file: string, text: string, load: AssetLoad): void {
   const t = text.trimStart();
   let items: { line: number; value: unknown }[];
   if (t.startsWith('[')) {
-    const arr = parseJson(file, text);
+    const arr = parseJsonFile(file, text);
     items = (arr as unknown[]).map((value, i) => ({ line: i + 1, value }));
   } else {
     items = [];

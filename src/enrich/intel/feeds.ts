@@ -22,7 +22,7 @@
 // EnrichSourceError so that the caller keeps the last good table.
 
 import { formatAddrWords } from '../../pipeline/flow-batch.js';
-import { EnrichSourceError } from '../source-error.js';
+import { EnrichSourceError, parseJsonFile } from '../source-error.js';
 
 export type IndicatorType = 'ip' | 'cidr' | 'domain' | 'url';
 
@@ -463,7 +463,7 @@ const STIX_COMPARISON = /^(ipv4-addr|ipv6-addr|domain-name|url):value\s*(=|ISSUB
 
 export function parseStixBundle(text: string, opts: FeedParseOptions): FeedParseResult {
   const out = new Collector(opts);
-  const doc = parseJsonDocument(text, opts.file);
+  const doc = parseJsonFile(opts.file, text);
   const now = opts.now ?? Date.now();
   let objects: unknown[];
   if (Array.isArray(doc)) objects = doc;
@@ -566,7 +566,7 @@ export function stixPatternValues(pattern: string): string[] | string {
 
 /** Event uuids listed in a MISP feed's manifest.json (`{ "<uuid>": { info, date, ... } }`). */
 export function parseMispManifest(text: string, file: string): string[] {
-  const doc = parseJsonDocument(text, file);
+  const doc = parseJsonFile(file, text);
   if (!isObj(doc)) throw new EnrichSourceError(file, undefined, 'manifest is not a JSON object');
   const out: string[] = [];
   for (const k of Object.keys(doc)) {
@@ -597,7 +597,7 @@ const MISP_THREAT_CONFIDENCE: Record<string, number> = { '1': 90, '2': 70, '3': 
 
 export function parseMispEvent(text: string, opts: FeedParseOptions): FeedParseResult {
   const out = new Collector(opts);
-  const doc = parseJsonDocument(text, opts.file);
+  const doc = parseJsonFile(opts.file, text);
   const ev = isObj(doc) && isObj(doc.Event) ? doc.Event : null;
   if (ev === null) throw new EnrichSourceError(opts.file, undefined, 'no "Event" object');
   const idsOnly = opts.idsOnly ?? true;
@@ -707,25 +707,4 @@ const FILE_EXTENSIONS = new Set([
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** JSON.parse with the error's line and column (V8 reports a character position). */
-export function parseJsonDocument(text: string, file: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    const msg = (e as Error).message;
-    const m = /position (\d+)/.exec(msg);
-    if (m !== null) {
-      const pos = Number(m[1]);
-      let line = 1;
-      let lineStart = 0;
-      for (let i = text.indexOf('\n'); i >= 0 && i < pos; i = text.indexOf('\n', i + 1)) {
-        line++;
-        lineStart = i + 1;
-      }
-      throw new EnrichSourceError(file, line, `invalid JSON at column ${pos - lineStart + 1}: ${msg}`);
-    }
-    throw new EnrichSourceError(file, undefined, `invalid JSON: ${msg}`);
-  }
 }

@@ -15,7 +15,7 @@
 
 import type { FlowBatch } from '../../pipeline/flow-batch.js';
 import { columnIndex } from '../../schema/columns.js';
-import { type EnrichmentHit, EnrichSourceError } from '../source-error.js';
+import { type EnrichmentHit, EnrichSourceError, parseJsonFile } from '../source-error.js';
 import { cidrText, type PrefixIndex, PrefixIndexBuilder, parseCidr } from './lpm.js';
 import {
   cloudTag,
@@ -84,13 +84,13 @@ export function parseRanges(
       readList(file, text, load);
       break;
     case 'aws':
-      readAws(file, parseJson(file, text), load);
+      readAws(file, parseJsonFile(file, text), load);
       break;
     case 'azure':
-      readAzure(file, parseJson(file, text), load);
+      readAzure(file, parseJsonFile(file, text), load);
       break;
     case 'gcp':
-      readGcp(file, parseJson(file, text), load);
+      readGcp(file, parseJsonFile(file, text), load);
       break;
   }
   return load;
@@ -804,17 +804,6 @@ function readList(file: string, text: string, load: RangeLoad): void {
       tags: tagList(value.tags),
       source: `${file}:${line}`,
     });
-  }
-}
-
-function parseJson(file: string, text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    // V8 says "... at position N"; turn the position into a line.
-    const m = /position (\d+)/.exec((e as Error).message);
-    const line = m ? text.slice(0, Number(m[1])).split('\n').length : undefined;
-    throw new EnrichSourceError(file, line, `not JSON: ${(e as Error).message}`);
   }
 }
 
