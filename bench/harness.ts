@@ -8,12 +8,17 @@ export interface BenchResult {
   detail?: string;
 }
 
-/** Time `fn` repeatedly for at least `minMs`, after one warm-up call; returns seconds per call (median). */
-export function measure(fn: () => void, minMs = 1500, minRuns = 5): number {
+/**
+ * Time `fn` repeatedly for at least `minMs`, after one warm-up call; returns seconds per call
+ * (median). `setup`, when given, runs before each call outside the timed part (resetting the input).
+ */
+export function measure(fn: () => void, minMs = 1500, minRuns = 5, setup?: () => void): number {
+  setup?.();
   fn();
   const times: number[] = [];
   const start = performance.now();
   while (times.length < minRuns || performance.now() - start < minMs) {
+    setup?.();
     const t0 = performance.now();
     fn();
     times.push(performance.now() - t0);

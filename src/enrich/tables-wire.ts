@@ -84,7 +84,8 @@ export function rangeToWire(t: RangeTable): RangeWire {
   return {
     index: t.index.toParts(),
     cols: {
-      entryAttrs: p.entryAttrs,
+      labelAttrs: p.labelAttrs,
+      labelOf: p.labelOf,
       sourceOf: p.sourceOf,
       lineOf: p.lineOf,
     },

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { lastStartAtOrBelow6, PrefixTableBuilder, parseCidr, sampleStarts6 } from '../../src/enrich/ranges/lpm.js';
+import { PrefixTableBuilder, parseCidr } from '../../src/enrich/ranges/lpm.js';
+import { Starts6 } from '../../src/enrich/ranges/starts6.js';
 import { parseAddr } from '../../src/pipeline/flow-batch.js';
 
 interface P {
@@ -145,25 +146,76 @@ test('bad prefixes are refused with a reason', () => {
   assert.ok(typeof ok !== 'string' && ok.hostBits && ok.len128 === 120 && ok.words[3] === 0xc0000200);
 });
 
-test('sampled search of sorted IPv6 starts equals a linear scan (ties in the first words, sample edges)', () => {
+// The last start <= p by a linear scan (-1 when none).
+function lastAtOrBelow(pts: readonly number[][], p: readonly number[]): number {
+  let want = -1;
+  for (let i = 0; i < pts.length; i++) if (cmp6(pts[i], p) <= 0) want = i;
+  return want;
+}
+
+function cmp6(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < 4; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+  return 0;
+}
+
+test('the IPv6 start directory finds what a linear scan finds (ties in the first words, repeats)', () => {
   const word = fc.oneof(fc.constantFrom(0, 1, 0x20010db8, 0xffffffff), fc.integer({ min: 0, max: 0xffffffff }));
   const addr = fc.tuple(word, fc.constantFrom(0, 5, 0xffffffff), word, fc.constantFrom(0, 7, 0xffffffff));
-  const cmp = (a: number[], b: number[]) => {
-    for (let i = 0; i < 4; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
-    return 0;
-  };
   fc.assert(
     fc.property(fc.array(addr, { maxLength: 200 }), fc.array(addr, { minLength: 1, maxLength: 20 }), (raw, probes) => {
-      const pts = raw.sort(cmp);
-      const starts = Uint32Array.from(pts.flat());
-      const samples = sampleStarts6(starts);
-      for (const p of [...probes, ...pts]) {
-        let want = -1;
-        for (let i = 0; i < pts.length; i++) if (cmp(pts[i], p) <= 0) want = i;
-        const got = lastStartAtOrBelow6(starts, samples, Uint32Array.from(p), 0);
-        assert.equal(got, want);
-      }
+      const pts = raw.sort(cmp6);
+      const dir = new Starts6(Uint32Array.from(pts.flat()));
+      for (const p of [...probes, ...pts]) assert.equal(dir.find(Uint32Array.from(p), 0), lastAtOrBelow(pts, p));
     }),
     { numRuns: 300 },
+  );
+});
+
+test('the IPv6 start directory on clustered starts (nested directories, prefixes shared past word edges)', () => {
+  // clusters under a few /16 … /100 prefixes, so that directories nest and shared prefixes end
+  // inside words and at word edges; probes near and between the starts
+  const cluster = fc.record({
+    base: fc.tuple(
+      fc.constantFrom(0x20010db8, 0x2a000000, 0x2a0a1234),
+      fc.integer({ min: 0, max: 0xffffffff }),
+      fc.integer({ min: 0, max: 0xffffffff }),
+      fc.integer({ min: 0, max: 0xffffffff }),
+    ),
+    keep: fc.integer({ min: 16, max: 120 }),
+    count: fc.integer({ min: 1, max: 400 }),
+  });
+  fc.assert(
+    fc.property(fc.array(cluster, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 2 ** 31 }), (cs, seed) => {
+      let x = seed;
+      const rnd = () => {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        return x;
+      };
+      const pts: number[][] = [];
+      for (const c of cs) {
+        for (let i = 0; i < c.count; i++) {
+          const p = [...c.base];
+          for (let k = 0; k < 4; k++) {
+            const fixed = c.keep - k * 32;
+            if (fixed >= 32) continue;
+            const mask = fixed <= 0 ? 0 : (-1 << (32 - fixed)) >>> 0;
+            p[k] = ((p[k] & mask) | (rnd() & ~mask)) >>> 0;
+          }
+          pts.push(p);
+        }
+      }
+      pts.sort(cmp6);
+      const dir = new Starts6(Uint32Array.from(pts.flat()));
+      const probes: number[][] = [
+        [0, 0, 0, 0],
+        [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
+      ];
+      for (const p of pts) {
+        probes.push(p, [p[0], p[1], p[2], (p[3] + 1) >>> 0], [p[0], p[1], p[2], (p[3] - 1) >>> 0]);
+        probes.push([p[0], (p[1] ^ 0x8000) >>> 0, p[2], p[3]], [(p[0] + 1) >>> 0, 0, 0, 0]);
+      }
+      for (const p of probes) assert.equal(dir.find(Uint32Array.from(p), 0), lastAtOrBelow(pts, p));
+    }),
+    { numRuns: 60 },
   );
 });

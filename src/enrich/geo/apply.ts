@@ -135,7 +135,8 @@ function sideRanges(
     const fam = words[o] === 0 && words[o + 1] === 0 && words[o + 2] === 0xffff ? v4 : v6;
     const k = fam === v4 ? lookup4(v4, words[o + 3]) : lookup6(v6, words, o);
     if (k < 0) continue;
-    const ci = fam.country[k];
+    const rec = fam.rec;
+    const ci = rec[k * 3];
     if (ci !== 0 && needC) {
       if (cShared) cData[r] = ci;
       else {
@@ -147,8 +148,8 @@ function sideRanges(
       }
       cValid[r] = 1;
     }
-    const as = fam.asn[k];
-    let oi = fam.org[k];
+    const as = rec[k * 3 + 1];
+    let oi = rec[k * 3 + 2];
     if (haveAsn) {
       if (aData[r] !== as) oi = needN ? orgOfAsn(t, aData[r]) : 0;
     } else if (as !== 0) {
@@ -327,9 +328,9 @@ export function describe(t: GeoSource, addrText: string): EnrichmentHit[] {
     const fam = v4 ? t.v4 : t.v6;
     const k = v4 ? lookup4(fam, w[3]) : lookup6(fam, w, 0);
     if (k < 0) return [];
-    c = fam.country[k];
-    asn = fam.asn[k];
-    org = fam.org[k];
+    c = fam.rec[k * 3];
+    asn = fam.rec[k * 3 + 1];
+    org = fam.rec[k * 3 + 2];
   } else {
     const v4 = isV4Mapped(w, 0);
     if (v4 ? !isGlobal4(w[3]) : !isGlobal6(w[0])) return [];

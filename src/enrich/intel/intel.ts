@@ -21,7 +21,7 @@
 
 import type { FlowBatch, ListDict, StringDict } from '../../pipeline/flow-batch.js';
 import { C, columnIndex } from '../../schema/columns.js';
-import { lastStartAtOrBelow6, sampleStarts6 } from '../ranges/lpm.js';
+import { Starts6 } from '../ranges/starts6.js';
 import type { EnrichmentHit } from '../source-error.js';
 import { formatWords, type Indicator, normaliseAddr, normaliseDomain, parseAddrWords, urlHost } from './feeds.js';
 
@@ -119,7 +119,7 @@ export class IntelTable {
     this.seg4Index = b.seg4Index;
     this.seg6Start = b.seg6Start;
     this.seg6Group = b.seg6Group;
-    this.seg6Samples = sampleStarts6(b.seg6Start);
+    this.seg6Dir = new Starts6(b.seg6Start);
     this.domainIndex = b.domainIndex;
     this.urlHostIndex = b.urlHostIndex;
   }
@@ -219,12 +219,12 @@ export class IntelTable {
 
   /** Innermost IPv6 CIDR group containing the address at `o`, or -1. */
   cidr6(w: Uint32Array, o: number): number {
-    const ans = lastStartAtOrBelow6(this.seg6Start, this.seg6Samples, w, o);
+    const ans = this.seg6Dir.find(w, o);
     return ans < 0 ? -1 : this.seg6Group[ans];
   }
 
-  // Every V6_SAMPLE-th seg6Start (ranges/lpm.ts): derived here, so the wire format is unchanged.
-  private readonly seg6Samples: Uint32Array;
+  // The directory over seg6Start (ranges/starts6.ts): derived here, so the wire format is unchanged.
+  private readonly seg6Dir: Starts6;
 
   /** Group of the longest listed domain that is `name` or a parent of it; name already normalised. */
   lookupDomain(name: string): number {

@@ -40,10 +40,9 @@ export function buildOwnNetworks(
   if (ranges) {
     // Which tag lists hold the tag, once per list rather than once per entry.
     const listHas = ranges.tagLists.map((l) => l.includes(tag));
-    const attrs = ranges.entryAttrs;
     const words = new Uint32Array(4);
     for (let i = 0; i < ranges.size; i++) {
-      if (!listHas[attrs[i * 3 + 2]]) continue;
+      if (!listHas[ranges.tagsOf(i)]) continue;
       const len = ranges.index.prefixOf(i, words);
       b.add(words, len, ranges.entry(i).source);
     }

@@ -11,8 +11,8 @@
 //   lookups overlap their cache misses (a binary search over the same intervals is a chain of
 //   dependent reads: measured 13 M lookups/s with 1 M prefixes, against ~60 M/s here). Memory grows
 //   with the number of /16s that hold longer prefixes (1 KiB each), not with 2^24.
-// * IPv6: the intervals on 128-bit bounds (4 words per point), searched word by word, first among
-//   every 32nd point (lastStartAtOrBelow6).
+// * IPv6: the intervals on 128-bit bounds (4 words per point), found through a directory on the
+//   leading bits (Starts6) and a short search.
 //
 // Semantics: the most specific prefix always wins; for two identical prefixes the one added last
 // wins and the other is reported in `duplicates`. Host bits under the mask are cleared (AWS's own
@@ -21,6 +21,7 @@
 // terms, so an IPv4 /8 (a 128-bit /104) is more specific than ::/0.
 
 import { formatAddrWords, parseAddr } from '../../pipeline/flow-batch.js';
+import { Starts6 } from './starts6.js';
 
 /** Two adds of the same prefix: `winner` (added later) hides `previous`. */
 export interface PrefixDuplicate {
@@ -119,11 +120,11 @@ export class PrefixIndex {
     private readonly v6Vals: Int32Array,
     readonly duplicates: readonly PrefixDuplicate[],
   ) {
-    this.v6Samples = sampleStarts6(v6Starts);
+    this.v6 = new Starts6(v6Starts);
   }
 
-  // Every V6_SAMPLE-th IPv6 interval start (derived here, so the wire format is unchanged).
-  private readonly v6Samples: Uint32Array;
+  // The directory over the IPv6 interval starts (derived here, so the wire format is unchanged).
+  private readonly v6: Starts6;
 
   /** The arrays behind the index, to send to another thread (duplicates stay behind: the loader reports them). */
   toParts(): PrefixIndexParts {
@@ -137,6 +138,29 @@ export class PrefixIndex {
       v6Starts: this.v6Starts,
       v6Vals: this.v6Vals,
     };
+  }
+
+  /**
+   * The same prefixes, but lookups answer `values[entry]` instead of the entry (cidrOf, contains,
+   * allMatches and prefixOf stay per entry). The range table looks up its label ids this way: one
+   * read less per address than entry → label, and the label records are few enough to stay in cache.
+   */
+  mapValues(values: Uint32Array): PrefixIndex {
+    // IPv4 slots: v > 0 is entry v - 1, 0 none, v < 0 a chunk of the next level
+    const map4 = (a: Int32Array) => a.map((v) => (v > 0 ? values[v - 1] + 1 : v));
+    // IPv6 intervals: the entry, or -1
+    const map6 = (a: Int32Array) => a.map((v) => (v >= 0 ? values[v] : -1));
+    return new PrefixIndex(
+      this.size,
+      this.prefixWords,
+      this.prefixLens,
+      map4(this.l1),
+      map4(this.l2),
+      map4(this.l3),
+      this.v6Starts,
+      map6(this.v6Vals),
+      this.duplicates,
+    );
   }
 
   static fromParts(p: PrefixIndexParts): PrefixIndex {
@@ -162,7 +186,7 @@ export class PrefixIndex {
 
   lookupV6(words: Uint32Array, off: number): number {
     // v6Starts always begins with the point 0 (no entry), so some start is <= any address
-    return this.v6Vals[lastStartAtOrBelow6(this.v6Starts, this.v6Samples, words, off)];
+    return this.v6Vals[this.v6.find(words, off)];
   }
 
   /** Entry index for an address in text, or -1 (also for text that is not an address). */
@@ -207,7 +231,8 @@ export class PrefixIndex {
       this.l2.byteLength +
       this.l3.byteLength +
       this.v6Starts.byteLength +
-      this.v6Vals.byteLength
+      this.v6Vals.byteLength +
+      this.v6.byteSize
     );
   }
 }
@@ -262,67 +287,6 @@ export class PrefixTable<T> {
   get byteSize(): number {
     return this.index.byteSize;
   }
-}
-
-// ---- sorted 128-bit starts
-
-/**
- * One start in V6_SAMPLE kept apart: a binary search over all of 1 M ranges' IPv6 starts (6 MB)
- * is ~19 dependent cache misses; over the samples (1/32 of that, mostly in cache) and then within
- * 32 starts (512 bytes) it is a few. bench/enrich (200 k IPv6 ranges, 10 % IPv6 flows), the same
- * process alternating both: applyRanges alone 11.2 → 11.7 M flows/s.
- */
-export const V6_SAMPLE = 32;
-
-/** Every V6_SAMPLE-th start of sorted 4-word starts. */
-export function sampleStarts6(starts: Uint32Array): Uint32Array {
-  const n = starts.length >>> 2;
-  const m = Math.ceil(n / V6_SAMPLE);
-  const out = new Uint32Array(m * 4);
-  for (let k = 0; k < m; k++) {
-    const q = k * V6_SAMPLE * 4;
-    out[k * 4] = starts[q];
-    out[k * 4 + 1] = starts[q + 1];
-    out[k * 4 + 2] = starts[q + 2];
-    out[k * 4 + 3] = starts[q + 3];
-  }
-  return out;
-}
-
-/**
- * Index of the last of the sorted 128-bit starts (4 words each) that is <= the address at
- * w[o..o+3], or -1; `samples` is sampleStarts6(starts).
- */
-export function lastStartAtOrBelow6(starts: Uint32Array, samples: Uint32Array, w: Uint32Array, o: number): number {
-  const w0 = w[o];
-  const w1 = w[o + 1];
-  const w2 = w[o + 2];
-  const w3 = w[o + 3];
-  let lo = -1;
-  let hi = (samples.length >>> 2) - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1;
-    if (le6(samples, mid * 4, w0, w1, w2, w3)) lo = mid;
-    else hi = mid - 1;
-  }
-  if (lo < 0) return -1;
-  // starts[lo * V6_SAMPLE] <= address < the next sample
-  lo *= V6_SAMPLE;
-  hi = Math.min(lo + V6_SAMPLE, starts.length >>> 2) - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1;
-    if (le6(starts, mid * 4, w0, w1, w2, w3)) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
-}
-
-/** s[q..q+3] <= (w0, w1, w2, w3), most significant word first. */
-function le6(s: Uint32Array, q: number, w0: number, w1: number, w2: number, w3: number): boolean {
-  if (s[q] !== w0) return s[q] < w0;
-  if (s[q + 1] !== w1) return s[q + 1] < w1;
-  if (s[q + 2] !== w2) return s[q + 2] < w2;
-  return s[q + 3] <= w3;
 }
 
 // ---- CIDR text

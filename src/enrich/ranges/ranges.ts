@@ -13,7 +13,7 @@
 // A line that cannot be used is skipped and reported in `errors` with its file and line (or JSON
 // path); a file that cannot be read at all (broken JSON/YAML) throws EnrichSourceError.
 
-import type { FlowBatch } from '../../pipeline/flow-batch.js';
+import { type FlowBatch, parseAddr } from '../../pipeline/flow-batch.js';
 import { columnIndex } from '../../schema/columns.js';
 import { type EnrichmentHit, EnrichSourceError, parseJsonFile } from '../source-error.js';
 import { cidrText, type PrefixIndex, PrefixIndexBuilder, parseCidr } from './lpm.js';
@@ -99,20 +99,24 @@ export function parseRanges(
 // ---- the table
 
 /**
- * Ranges as columns: per entry (the prefix's index in `index`) the ids of its name, segment and tag
- * list, interned at build time, and where it was declared (file id + line). No object per entry:
+ * Ranges as columns: per entry (the prefix's index in `index`) its label — the ids of its name,
+ * segment and tag list, interned at build time — and where it was declared (file id + line). The
+ * index answers a lookup with the label, not the entry (PrefixIndex.mapValues). No object per entry:
  * 1 M prefixes hold ~70 MB instead of ~580 MB of entry objects, and applyRanges looks each distinct
  * name, segment and tag list up in a batch's dictionary once per batch (a stamp per id), not once
  * per row — the cloud files and BGP-sized lists have a few thousand names over a million prefixes.
  */
 export class RangeTable {
   /**
-   * Per entry, 3 words: the ids into names / segments / tagLists (0: '' / none), one record per
-   * entry so that a hit costs one cache miss after the prefix lookup. (Label ids per entry and
-   * name/segment/tags per label in three arrays cost three more dependent misses: with 1 M ranges
-   * and ~500 k distinct labels that was 0.6 of applyRanges' 1.5 ms per 8192-row batch.)
+   * Per label, 3 words: the ids into names / segments / tagLists (0: '' / none). The prefix lookup
+   * gives the label, so a hit reads one record here; a million ranges have far fewer labels (names
+   * of services, sites, organisations) than entries, so these records mostly stay in cache where a
+   * record per entry (12 MB at 1 M ranges) was a cache miss per address: 37 % of applyRanges'
+   * time in a perf profile of bench/enrich.
    */
-  readonly entryAttrs: Uint32Array;
+  readonly labelAttrs: Uint32Array;
+  /** Per entry: its label. */
+  private readonly labelOf: Uint32Array;
   /** Per entry: index into sourceFiles, and the line (0: the source is the whole sourceFiles text). */
   private readonly sourceOf: Uint32Array;
   private readonly lineOf: Uint32Array;
@@ -134,7 +138,8 @@ export class RangeTable {
     cols: RangeParts,
     readonly warnings: readonly string[],
   ) {
-    this.entryAttrs = cols.entryAttrs;
+    this.labelAttrs = cols.labelAttrs;
+    this.labelOf = cols.labelOf;
     this.sourceOf = cols.sourceOf;
     this.lineOf = cols.lineOf;
     this.names = cols.names;
@@ -149,7 +154,8 @@ export class RangeTable {
   /** The columns (not the index): what a loader thread sends (see enrich/tables-wire.ts). */
   parts(): RangeParts {
     return {
-      entryAttrs: this.entryAttrs,
+      labelAttrs: this.labelAttrs,
+      labelOf: this.labelOf,
       sourceOf: this.sourceOf,
       lineOf: this.lineOf,
       names: this.names,
@@ -167,12 +173,13 @@ export class RangeTable {
   entry(i: number): RangeEntry {
     const line = this.lineOf[i];
     const file = this.sourceFiles[this.sourceOf[i]];
-    const a = this.entryAttrs;
+    const a = this.labelAttrs;
+    const l = this.labelOf[i] * 3;
     return {
       cidr: this.index.cidrOf(i),
-      name: this.names[a[i * 3]],
-      segment: this.segments[a[i * 3 + 1]],
-      tags: this.tagLists[a[i * 3 + 2]],
+      name: this.names[a[l]],
+      segment: this.segments[a[l + 1]],
+      tags: this.tagLists[a[l + 2]],
       source: line === 0 ? file : `${file}:${line}`,
     };
   }
@@ -184,10 +191,19 @@ export class RangeTable {
     return out;
   }
 
-  /** The most specific range holding the address, or undefined. */
+  /** The tag list id of entry i (0: none). */
+  tagsOf(i: number): number {
+    return this.labelAttrs[this.labelOf[i] * 3 + 2];
+  }
+
+  /**
+   * The most specific range holding the address (of two identical prefixes the later), or
+   * undefined. A scan of every prefix: for `enrich check` and tests, not for flows.
+   */
   lookup(addr: string): RangeEntry | undefined {
-    const i = this.index.lookupText(addr);
-    return i < 0 ? undefined : this.entry(i);
+    const w = parseAddr(addr.trim());
+    const i = w === null ? undefined : this.index.allMatches(w, 0)[0];
+    return i === undefined ? undefined : this.entry(i);
   }
 
   /** @internal a new pass number for applyRanges */
@@ -203,16 +219,17 @@ export class RangeTable {
   /** Bytes held by the lookup structure and the per-entry columns (not the interned strings). */
   get byteSize(): number {
     let b = this.index.byteSize;
-    for (const a of [this.entryAttrs, this.sourceOf, this.lineOf]) {
+    for (const a of [this.labelAttrs, this.labelOf, this.sourceOf, this.lineOf]) {
       b += a.byteLength;
     }
     return b;
   }
 }
 
-/** A RangeTable's columns: per entry its name, segment and tag-list ids (3 words) and its source. */
+/** A RangeTable's columns: per label its name, segment and tag-list ids (3 words), per entry its label and source. */
 export interface RangeParts {
-  entryAttrs: Uint32Array;
+  labelAttrs: Uint32Array;
+  labelOf: Uint32Array;
   sourceOf: Uint32Array;
   lineOf: Uint32Array;
   names: readonly string[];
@@ -302,21 +319,21 @@ export class RangeTableBuilder {
   }
 
   build(): RangeTable {
-    const index = this.prefixes.build();
-    const n = this.labelOf.n;
-    const labelOf = this.labelOf.a;
+    const labelOf = this.labelOf.done();
+    const index = this.prefixes.build().mapValues(labelOf);
+    const m = this.labelName.n;
     const ln = this.labelName.a;
     const ls = this.labelSegment.a;
     const lt = this.labelTags.a;
-    const entryAttrs = new Uint32Array(n * 3);
-    for (let i = 0; i < n; i++) {
-      const l = labelOf[i];
-      entryAttrs[i * 3] = ln[l];
-      entryAttrs[i * 3 + 1] = ls[l];
-      entryAttrs[i * 3 + 2] = lt[l];
+    const labelAttrs = new Uint32Array(m * 3);
+    for (let l = 0; l < m; l++) {
+      labelAttrs[l * 3] = ln[l];
+      labelAttrs[l * 3 + 1] = ls[l];
+      labelAttrs[l * 3 + 2] = lt[l];
     }
     const parts: RangeParts = {
-      entryAttrs,
+      labelAttrs,
+      labelOf,
       sourceOf: this.sourceOf.done(),
       lineOf: this.lineOf.done(),
       names: this.names.values,
@@ -387,7 +404,7 @@ export function applyRanges(table: RangeTable, batch: FlowBatch): void {
   applySide(table, batch, pass, 3, 'dst');
 }
 
-// per row: the entry of the most specific range (-1: none)
+// per row: the label of the most specific range (-1: none)
 let rowLabels = new Int32Array(0);
 
 function applySide(table: RangeTable, batch: FlowBatch, pass: number, slot: number, side: 'src' | 'dst'): void {
@@ -422,7 +439,7 @@ function applySide(table: RangeTable, batch: FlowBatch, pass: number, slot: numb
   const nameDict = batch.strings[nameCol];
   const segDict = batch.strings[segCol];
   const tagsDict = batch.lists[tagsCol];
-  const attrs = table.entryAttrs;
+  const attrs = table.labelAttrs;
   const names = table.names;
   const segments = table.segments;
   const tagLists = table.tagLists;
@@ -487,7 +504,7 @@ function writeCodes(
   const nameDict = batch.strings[nameCol];
   const segDict = batch.strings[segCol];
   const tagsDict = batch.lists[tagsCol];
-  const attrs = table.entryAttrs;
+  const attrs = table.labelAttrs;
   const names = table.names;
   const segments = table.segments;
   const tagLists = table.tagLists;
@@ -544,12 +561,13 @@ export function describeRanges(table: RangeTable, addr: string): EnrichmentHit[]
   const parsed = parseCidr(addr);
   if (typeof parsed === 'string') return [];
   const p = table.index;
-  return p.allMatches(parsed.words, 0).map((i, k) => {
+  const all = p.allMatches(parsed.words, 0);
+  return all.map((i, k) => {
     const e = table.entry(i);
     const fields: Record<string, string | readonly string[]> = { range: e.name, cidr: e.cidr };
     if (e.segment) fields.segment = e.segment;
     if (e.tags.length) fields.tags = e.tags;
-    if (k > 0) fields.shadowed_by = p.cidrOf(p.lookupWords(parsed.words, 0));
+    if (k > 0) fields.shadowed_by = p.cidrOf(all[0]);
     return { kind: 'range', origin: e.source, fields };
   });
 }
