@@ -132,6 +132,7 @@ export class IntelTable {
     const k = this.groupKindStart;
     let typedBytes = 0;
     for (const v of Object.values(this)) if (ArrayBuffer.isView(v)) typedBytes += v.byteLength;
+    typedBytes += this.seg6Dir.byteSize;
     return {
       indicators: this.entryFeed.length,
       groups: k[6],
