@@ -85,8 +85,8 @@ export function files(dir: string, next: () => number): void {
   writeFileSync(join(dir, 'feed.txt'), `${f.join('\n')}\n`);
 }
 
-export function batchOf(next: () => number, capacity = DEFAULT_BATCH_CAPACITY): FlowBatch {
-  const b = new FlowBatch(capacity);
+export function batchOf(next: () => number): FlowBatch {
+  const b = new FlowBatch(DEFAULT_BATCH_CAPACITY);
   const int = (n: number) => Math.floor(next() * n);
   const names = ['www.example.com', 'api.example.org', 'cdn.example.net', 'updates.vendor.test', 'x.bad7.test'];
   // Popular servers: most traffic goes to a few thousand public addresses.

@@ -119,8 +119,9 @@ export class PrefixIndex {
     private readonly v6Starts: Uint32Array,
     private readonly v6Vals: Int32Array,
     readonly duplicates: readonly PrefixDuplicate[],
+    v6Dir?: Starts6,
   ) {
-    this.v6 = new Starts6(v6Starts);
+    this.v6 = v6Dir ?? new Starts6(v6Starts);
   }
 
   // The directory over the IPv6 interval starts (derived here, so the wire format is unchanged).
@@ -160,6 +161,7 @@ export class PrefixIndex {
       this.v6Starts,
       map6(this.v6Vals),
       this.duplicates,
+      this.v6,
     );
   }
 
@@ -167,13 +169,16 @@ export class PrefixIndex {
     return new PrefixIndex(p.size, p.prefixWords, p.prefixLens, p.l1, p.l2, p.l3, p.v6Starts, p.v6Vals, []);
   }
 
-  /** Entry index of the most specific prefix holding the address in words[off..off+3], or -1. */
+  /**
+   * Entry index of the most specific prefix holding the address in words[off..off+3] (its value
+   * after mapValues), or -1. The same for the lookups below.
+   */
   lookupWords(words: Uint32Array, off: number): number {
     if (words[off] === 0 && words[off + 1] === 0 && words[off + 2] === 0xffff) return this.lookupV4(words[off + 3]);
     return this.lookupV6(words, off);
   }
 
-  /** Entry index for an IPv4 address held as an unsigned 32-bit integer, or -1. */
+  /** For an IPv4 address held as an unsigned 32-bit integer. */
   lookupV4(a: number): number {
     // Slot values: v > 0 is entry v - 1, 0 is no entry, v < 0 is chunk ~v of the next level.
     let v = this.l1[a >>> 16];
@@ -189,7 +194,7 @@ export class PrefixIndex {
     return this.v6Vals[this.v6.find(words, off)];
   }
 
-  /** Entry index for an address in text, or -1 (also for text that is not an address). */
+  /** For an address in text (-1 also for text that is not an address). */
   lookupText(addr: string): number {
     const w = parseAddr(addr.trim());
     return w === null ? -1 : this.lookupWords(w, 0);

@@ -174,20 +174,20 @@ class DirBuilder {
   }
 
   private growDirs(k: number): void {
-    if (this.dirsUsed + k > this.dirs.length) {
-      const d = new Uint32Array(Math.max(this.dirs.length * 2, this.dirsUsed + k));
-      d.set(this.dirs);
-      this.dirs = d;
-    }
+    this.dirs = grown(this.dirs, this.dirsUsed + k);
     this.dirsUsed += k;
   }
 
   private growSlots(k: number): void {
-    if (this.slotsUsed + k > this.slots.length) {
-      const d = new Int32Array(Math.max(this.slots.length * 2, this.slotsUsed + k));
-      d.set(this.slots);
-      this.slots = d;
-    }
+    this.slots = grown(this.slots, this.slotsUsed + k);
     this.slotsUsed += k;
   }
+}
+
+/** `a`, or a copy at least twice as long when it is shorter than `need`. */
+function grown<T extends Int32Array | Uint32Array>(a: T, need: number): T {
+  if (need <= a.length) return a;
+  const b = new (a.constructor as new (n: number) => T)(Math.max(a.length * 2, need));
+  b.set(a);
+  return b;
 }
