@@ -11,6 +11,7 @@
 // A worker that dies (out of memory, a bug) fails that load with the reason; the caller keeps its
 // last good table and the next load starts a new worker.
 
+import { stat } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import type { AssetTable } from './assets/assets.js';
 import type { OwnNetworks } from './ranges/direction.js';
@@ -24,6 +25,16 @@ import {
   rangeFromWire,
   type SliceOptions,
 } from './tables-wire.js';
+
+/** What says a file changed: its modification time and size ('missing' when it cannot be stat'ed). */
+export async function fileStamp(file: string): Promise<string> {
+  try {
+    const s = await stat(file);
+    return `${s.mtimeMs}:${s.size}`;
+  } catch {
+    return 'missing';
+  }
+}
 
 export interface FileRequest {
   id: number;

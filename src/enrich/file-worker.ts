@@ -2,14 +2,15 @@
 // the table — and for ranges the own networks beside it — then posts them with their buffers
 // transferred. It keeps nothing between requests: a reload reads the files again.
 
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
 import { loadAssetTable } from './assets/assets.js';
-import type { FileReply, FileRequest } from './file-loader.js';
+import { type FileReply, type FileRequest, fileStamp } from './file-loader.js';
+import { transferList } from './intel/remote.js';
 import { buildOwnNetworks } from './ranges/direction.js';
 import { loadRangeTable } from './ranges/ranges.js';
 import { EnrichSourceError } from './source-error.js';
-import { assetToWire, ownToWire, rangeToWire, transferList } from './tables-wire.js';
+import { assetToWire, ownToWire, rangeToWire } from './tables-wire.js';
 
 const port = parentPort;
 if (port === null) throw new Error('file-worker.ts runs as a worker thread (see file-loader.ts)');
@@ -18,22 +19,15 @@ port.on('message', (m: FileRequest) => {
   void handle(m).then((reply) => port.postMessage(reply, transferList(reply)));
 });
 
-async function stampOf(file: string): Promise<string> {
-  try {
-    const s = await stat(file);
-    return `${s.mtimeMs}:${s.size}`;
-  } catch {
-    return 'missing';
-  }
-}
-
 async function handle(m: FileRequest): Promise<FileReply> {
   const stamps: [string, string][] = [];
   try {
     const texts: { file: string; text: string }[] = [];
+    // Every file is stamped before any is read: a write during the read is seen at the next check,
+    // and a file that cannot be read does not leave the files after it unstamped (changed, for the
+    // next check, at every check).
+    for (const file of m.files) stamps.push([file, await fileStamp(file)]);
     for (const file of m.files) {
-      // The stamp is taken before reading: a write during the read is seen at the next check.
-      stamps.push([file, await stampOf(file)]);
       try {
         texts.push({ file, text: await readFile(file, 'utf8') });
       } catch (e) {

@@ -13,11 +13,10 @@
 // logged and kept in status(); at start, a broken source is left out rather than stopping the
 // server: metadata never gates ingestion (DESIGN §1).
 
-import { stat } from 'node:fs/promises';
 import type { FlowBatch } from '../pipeline/flow-batch.js';
 import { parseAddr } from '../pipeline/flow-batch.js';
 import { type AssetTable, applyAssets, describeAssets } from './assets/assets.js';
-import { FileTableLoader } from './file-loader.js';
+import { FileTableLoader, fileStamp } from './file-loader.js';
 import { applyGeo, describe as describeGeo, type GeoSource, loadGeoDb, loadMmdb } from './geo/index.js';
 import type { RefreshReport } from './intel/fetch.js';
 import { applyIntel, describe as describeIntel, type IntelTable } from './intel/intel.js';
@@ -174,22 +173,13 @@ export class Enrichment {
     } else this.statuses.set(st.kind, st);
   }
 
-  private async fileStamp(file: string): Promise<string> {
-    try {
-      const s = await stat(file);
-      return `${s.mtimeMs}:${s.size}`;
-    } catch {
-      return 'missing';
-    }
-  }
-
   private async checkFiles(): Promise<void> {
     if (this.checking !== null) return this.checking;
     this.checking = (async () => {
       for (const kind of ['ranges', 'assets'] as const) {
         const files = this.settings[kind];
         let changed = false;
-        for (const f of files) if ((await this.fileStamp(f)) !== this.stamps.get(f)) changed = true;
+        for (const f of files) if ((await fileStamp(f)) !== this.stamps.get(f)) changed = true;
         if (changed) await this.loadFiles(kind);
       }
     })();
@@ -216,6 +206,8 @@ export class Enrichment {
     for (const [f, s] of r.stamps) this.stamps.set(f, s);
     if (this.closed) return;
     if (r.error !== undefined) {
+      // the configured networks do not depend on the range files being good
+      if (kind === 'ranges' && this.snap.own === undefined) this.rebuildOwn();
       const kept = this.statuses.get(kind) !== undefined;
       this.log('error', `${kind}: ${r.error}${kept ? ' (the previous table stays in use)' : ''}`);
       this.setStatus({

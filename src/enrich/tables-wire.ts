@@ -70,15 +70,6 @@ async function unpackLists(p: PackedLists, s: Slicer): Promise<(readonly string[
   return out;
 }
 
-/** Every ArrayBuffer under `v` (typed arrays, in objects and arrays), each once: postMessage's transfer list. */
-export function transferList(v: unknown, out = new Set<ArrayBuffer>()): ArrayBuffer[] {
-  if (ArrayBuffer.isView(v)) {
-    if (v.buffer instanceof ArrayBuffer && v.buffer.byteLength > 0) out.add(v.buffer);
-  } else if (Array.isArray(v)) for (const x of v) transferList(x, out);
-  else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) transferList(x, out);
-  return [...out];
-}
-
 export function rangeToWire(t: RangeTable): RangeWire {
   const p = t.parts();
   return {

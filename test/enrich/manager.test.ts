@@ -175,3 +175,31 @@ test('flowwatch enrich check names every enrichment of an address and a flow, wi
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a missing range file is reported once, not reloaded at every check; a broken one leaves enrich.networks in force', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fw-enrich-'));
+  try {
+    writeFileSync(join(dir, 'good.csv'), 'cidr,name\n10.2.3.0/24,payments-db\n');
+    const logs: string[] = [];
+    const e = new Enrichment(
+      settings(dir, { ranges: [join(dir, 'missing.csv'), join(dir, 'good.csv')], assets: [], intel: [] }),
+      { cacheDir: join(dir, 'cache'), log: (l, m) => logs.push(`${l} ${m}`) },
+    );
+    await e.load();
+    e.start();
+    try {
+      // 20 checks at 50 ms: nothing changed after the first load, so nothing is loaded again
+      await new Promise((r) => setTimeout(r, 1000));
+      const errors = logs.filter((l) => l.startsWith('error') && l.includes('missing.csv'));
+      assert.equal(errors.length, 1, logs.join('\n'));
+      // the files are broken, the configured networks still give the direction
+      const b = batchOf([['10.1.1.1', '192.0.2.1']]);
+      e.apply(b);
+      assert.equal(DIRECTIONS[b.getNum(C.direction, 0)], 'egress');
+    } finally {
+      await e.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -21,7 +21,7 @@
 
 import type { FlowBatch, ListDict, StringDict } from '../../pipeline/flow-batch.js';
 import { C, columnIndex } from '../../schema/columns.js';
-import { Starts6 } from '../ranges/starts6.js';
+import { Starts6, type Starts6Parts } from '../ranges/starts6.js';
 import type { EnrichmentHit } from '../source-error.js';
 import { formatWords, type Indicator, normaliseAddr, normaliseDomain, parseAddrWords, urlHost } from './feeds.js';
 
@@ -119,7 +119,7 @@ export class IntelTable {
     this.seg4Index = b.seg4Index;
     this.seg6Start = b.seg6Start;
     this.seg6Group = b.seg6Group;
-    this.seg6Dir = new Starts6(b.seg6Start);
+    this.seg6Dir = new Starts6(b.seg6Start, b.seg6Dir);
     this.domainIndex = b.domainIndex;
     this.urlHostIndex = b.urlHostIndex;
   }
@@ -224,8 +224,8 @@ export class IntelTable {
     return ans < 0 ? -1 : this.seg6Group[ans];
   }
 
-  // The directory over seg6Start (ranges/starts6.ts): derived here, so the wire format is unchanged.
-  private readonly seg6Dir: Starts6;
+  /** @internal The directory over seg6Start (ranges/starts6.ts); the wire carries its parts. */
+  readonly seg6Dir: Starts6;
 
   /** Group of the longest listed domain that is `name` or a parent of it; name already normalised. */
   lookupDomain(name: string): number {
@@ -308,6 +308,8 @@ export interface IntelTableParts {
   seg4Index: Int32Array;
   seg6Start: Uint32Array;
   seg6Group: Int32Array;
+  /** The directory over seg6Start when it was built already (a table sent from the loader thread). */
+  seg6Dir?: Starts6Parts;
   domainIndex: Map<string, number>;
   urlHostIndex: Map<string, number>;
 }

@@ -97,20 +97,21 @@ export function toWire(t: IntelTable): { wire: IntelWire; transfer: ArrayBuffer[
     seg4Index: t.seg4Index,
     seg6Start: t.seg6Start,
     seg6Group: t.seg6Group,
+    seg6Dir: t.seg6Dir.parts(),
   };
-  // a buffer listed twice makes postMessage throw; views may share one
-  const transfer = new Set<ArrayBuffer>();
-  const add = (v: unknown): void => {
-    if (ArrayBuffer.isView(v) && v.buffer instanceof ArrayBuffer && v.buffer.byteLength > 0) transfer.add(v.buffer);
-  };
-  for (const v of Object.values(wire)) {
-    add(v);
-    if (v !== null && typeof v === 'object' && 'ends' in v) {
-      add((v as PackedStrings).bytes);
-      add((v as PackedStrings).ends);
-    }
-  }
-  return { wire, transfer: [...transfer] };
+  return { wire, transfer: transferList(wire) };
+}
+
+/**
+ * Every ArrayBuffer under `v` (typed arrays, in objects and arrays), each once (a buffer listed
+ * twice makes postMessage throw; views may share one): postMessage's transfer list.
+ */
+export function transferList(v: unknown, out = new Set<ArrayBuffer>()): ArrayBuffer[] {
+  if (ArrayBuffer.isView(v)) {
+    if (v.buffer instanceof ArrayBuffer && v.buffer.byteLength > 0) out.add(v.buffer);
+  } else if (Array.isArray(v)) for (const x of v) transferList(x, out);
+  else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) transferList(x, out);
+  return [...out];
 }
 
 /** Time slices of main-thread work on a received table: short enough that receiving keeps up. */

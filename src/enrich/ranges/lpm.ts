@@ -21,7 +21,7 @@
 // terms, so an IPv4 /8 (a 128-bit /104) is more specific than ::/0.
 
 import { formatAddrWords, parseAddr } from '../../pipeline/flow-batch.js';
-import { Starts6 } from './starts6.js';
+import { Starts6, type Starts6Parts } from './starts6.js';
 
 /** Two adds of the same prefix: `winner` (added later) hides `previous`. */
 export interface PrefixDuplicate {
@@ -84,13 +84,19 @@ export class PrefixIndexBuilder {
     return i;
   }
 
-  build(): PrefixIndex {
+  /**
+   * The index. Lookups answer the entry of the most specific prefix, or `values[entry]` when
+   * `values` is given (cidrOf, contains, allMatches, prefixOf and duplicates stay per entry): the
+   * range table looks up its label ids this way, one read less per address than entry → label, and
+   * neighbouring prefixes with the same value become one interval.
+   */
+  build(values?: Uint32Array): PrefixIndex {
     const n = this.n;
     const words = this.words.slice(0, n * 4);
     const lens = this.lens.slice(0, n);
     const duplicates: PrefixDuplicate[] = [];
-    const v4 = buildV4(words, lens, n, duplicates);
-    const v6 = buildV6(words, lens, n, duplicates);
+    const v4 = buildV4(words, lens, n, duplicates, values);
+    const v6 = buildV6(words, lens, n, duplicates, values);
     return new PrefixIndex(n, words, lens, v4.l1, v4.l2, v4.l3, v6.starts, v6.vals, duplicates);
   }
 }
@@ -105,6 +111,8 @@ export interface PrefixIndexParts {
   l3: Int32Array;
   v6Starts: Uint32Array;
   v6Vals: Int32Array;
+  /** The directory over v6Starts (Starts6.parts). */
+  v6Dir: Starts6Parts;
 }
 
 export class PrefixIndex {
@@ -124,7 +132,7 @@ export class PrefixIndex {
     this.v6 = v6Dir ?? new Starts6(v6Starts);
   }
 
-  // The directory over the IPv6 interval starts (derived here, so the wire format is unchanged).
+  // The directory over the IPv6 interval starts.
   private readonly v6: Starts6;
 
   /** The arrays behind the index, to send to another thread (duplicates stay behind: the loader reports them). */
@@ -138,40 +146,18 @@ export class PrefixIndex {
       l3: this.l3,
       v6Starts: this.v6Starts,
       v6Vals: this.v6Vals,
+      v6Dir: this.v6.parts(),
     };
   }
 
-  /**
-   * The same prefixes, but lookups answer `values[entry]` instead of the entry (cidrOf, contains,
-   * allMatches and prefixOf stay per entry). The range table looks up its label ids this way: one
-   * read less per address than entry → label, and the label records are few enough to stay in cache.
-   */
-  mapValues(values: Uint32Array): PrefixIndex {
-    // IPv4 slots: v > 0 is entry v - 1, 0 none, v < 0 a chunk of the next level
-    const map4 = (a: Int32Array) => a.map((v) => (v > 0 ? values[v - 1] + 1 : v));
-    // IPv6 intervals: the entry, or -1
-    const map6 = (a: Int32Array) => a.map((v) => (v >= 0 ? values[v] : -1));
-    return new PrefixIndex(
-      this.size,
-      this.prefixWords,
-      this.prefixLens,
-      map4(this.l1),
-      map4(this.l2),
-      map4(this.l3),
-      this.v6Starts,
-      map6(this.v6Vals),
-      this.duplicates,
-      this.v6,
-    );
-  }
-
   static fromParts(p: PrefixIndexParts): PrefixIndex {
-    return new PrefixIndex(p.size, p.prefixWords, p.prefixLens, p.l1, p.l2, p.l3, p.v6Starts, p.v6Vals, []);
+    const dir = new Starts6(p.v6Starts, p.v6Dir);
+    return new PrefixIndex(p.size, p.prefixWords, p.prefixLens, p.l1, p.l2, p.l3, p.v6Starts, p.v6Vals, [], dir);
   }
 
   /**
    * Entry index of the most specific prefix holding the address in words[off..off+3] (its value
-   * after mapValues), or -1. The same for the lookups below.
+   * when built with values), or -1. The same for the lookups below.
    */
   lookupWords(words: Uint32Array, off: number): number {
     if (words[off] === 0 && words[off + 1] === 0 && words[off + 2] === 0xffff) return this.lookupV4(words[off + 3]);
@@ -180,7 +166,7 @@ export class PrefixIndex {
 
   /** For an IPv4 address held as an unsigned 32-bit integer. */
   lookupV4(a: number): number {
-    // Slot values: v > 0 is entry v - 1, 0 is no entry, v < 0 is chunk ~v of the next level.
+    // Slot values: v > 0 is entry (or value) v - 1, 0 is none, v < 0 is chunk ~v of the next level.
     let v = this.l1[a >>> 16];
     if (v < 0) {
       v = this.l2[(~v << 8) | ((a >>> 8) & 255)];
@@ -366,7 +352,14 @@ function coversV4(words: Uint32Array, o: number, len: number): boolean {
  * with stable counting sorts on typed arrays (by length, then by start in two 16-bit digits), which
  * is what keeps building 1 M prefixes well under a second.
  */
-function buildV4(words: Uint32Array, lens: Uint8Array, n: number, duplicates: PrefixDuplicate[]) {
+function buildV4(
+  words: Uint32Array,
+  lens: Uint8Array,
+  n: number,
+  duplicates: PrefixDuplicate[],
+  values: Uint32Array | undefined,
+) {
+  const val = (e: number) => (e < 0 || values === undefined ? e : values[e]);
   const start = new Uint32Array(n);
   const last = new Uint32Array(n); // last address held (end inclusive: /0 ends at 0xffffffff)
   let m = 0;
@@ -405,14 +398,14 @@ function buildV4(words: Uint32Array, lens: Uint8Array, n: number, duplicates: Pr
     }
     while (sp > 0 && last[stack[sp - 1]] < start[p]) {
       const t = stack[--sp];
-      pts.emit(last[t] + 1, sp > 0 ? stack[sp - 1] : -1);
+      pts.emit(last[t] + 1, val(sp > 0 ? stack[sp - 1] : -1));
     }
     stack[sp++] = p;
-    pts.emit(start[p], p);
+    pts.emit(start[p], val(p));
   }
   while (sp > 0) {
     const t = stack[--sp];
-    if (last[t] < 0xffffffff) pts.emit(last[t] + 1, sp > 0 ? stack[sp - 1] : -1);
+    if (last[t] < 0xffffffff) pts.emit(last[t] + 1, val(sp > 0 ? stack[sp - 1] : -1));
   }
   return dir16x8x8(pts.starts, pts.vals, pts.n);
 }
@@ -429,7 +422,7 @@ function countingSort(src: Uint32Array, m: number, buckets: number, key: (i: num
   return out;
 }
 
-/** Points (start, entry) in increasing start order; merges a point into the previous when equal. */
+/** Points (start, entry or value) in increasing start order; merges a point into the previous when equal. */
 class PointList {
   starts: Uint32Array;
   vals: Int32Array;
@@ -511,7 +504,14 @@ function dir16x8x8(starts: Uint32Array, vals: Int32Array, n: number) {
   return { l1, l2: l2.trimmed(), l3: l3.trimmed() };
 }
 
-function buildV6(words: Uint32Array, lens: Uint8Array, n: number, duplicates: PrefixDuplicate[]) {
+function buildV6(
+  words: Uint32Array,
+  lens: Uint8Array,
+  n: number,
+  duplicates: PrefixDuplicate[],
+  values: Uint32Array | undefined,
+) {
+  const val = (e: number) => (e < 0 || values === undefined ? e : values[e]);
   const sel: number[] = [];
   const start: bigint[] = new Array(n);
   const end: bigint[] = new Array(n);
@@ -553,14 +553,14 @@ function buildV6(words: Uint32Array, lens: Uint8Array, n: number, duplicates: Pr
     }
     while (stack.length > 0 && end[stack[stack.length - 1]] < start[p]) {
       const t = stack.pop() as number;
-      emit(end[t] + 1n, stack.length > 0 ? stack[stack.length - 1] : -1);
+      emit(end[t] + 1n, val(stack.length > 0 ? stack[stack.length - 1] : -1));
     }
     stack.push(p);
-    emit(start[p], p);
+    emit(start[p], val(p));
   }
   while (stack.length > 0) {
     const t = stack.pop() as number;
-    if (end[t] < MAX) emit(end[t] + 1n, stack.length > 0 ? stack[stack.length - 1] : -1);
+    if (end[t] < MAX) emit(end[t] + 1n, val(stack.length > 0 ? stack[stack.length - 1] : -1));
   }
   const starts = new Uint32Array(ps.length * 4);
   for (let i = 0; i < ps.length; i++) {

@@ -101,7 +101,7 @@ export function parseRanges(
 /**
  * Ranges as columns: per entry (the prefix's index in `index`) its label — the ids of its name,
  * segment and tag list, interned at build time — and where it was declared (file id + line). The
- * index answers a lookup with the label, not the entry (PrefixIndex.mapValues). No object per entry:
+ * index answers a lookup with the label, not the entry (PrefixIndexBuilder.build(values)). No object per entry:
  * 1 M prefixes hold ~70 MB instead of ~580 MB of entry objects, and applyRanges looks each distinct
  * name, segment and tag list up in a batch's dictionary once per batch (a stamp per id), not once
  * per row — the cloud files and BGP-sized lists have a few thousand names over a million prefixes.
@@ -320,7 +320,7 @@ export class RangeTableBuilder {
 
   build(): RangeTable {
     const labelOf = this.labelOf.done();
-    const index = this.prefixes.build().mapValues(labelOf);
+    const index = this.prefixes.build(labelOf);
     const m = this.labelName.n;
     const ln = this.labelName.a;
     const ls = this.labelSegment.a;

@@ -12,6 +12,12 @@
 // Memory: about 2 words per start in the child directories (each has ~c/4 slots of 2 words for its
 // c starts, at every level), plus the root (2^16 slots of 2 words for large tables).
 
+/** What a Starts6 adds to its starts (see Starts6.parts). */
+export interface Starts6Parts {
+  slots: Int32Array;
+  dirs: Uint32Array;
+}
+
 /** A slot with at most this many starts is searched directly. */
 const LEAF = 16;
 
@@ -22,14 +28,31 @@ export class Starts6 {
   private readonly dirs: Uint32Array;
   private readonly n: number;
 
-  /** `starts`: 4 words per start, most significant first, sorted ascending (repeats allowed). */
-  constructor(readonly starts: Uint32Array) {
+  /**
+   * `starts`: 4 words per start, most significant first, sorted ascending (repeats allowed).
+   * `built`: the directories as parts() gave them for these starts (a loader thread builds them and
+   * sends them over, so that the thread receiving the table does not).
+   */
+  constructor(
+    readonly starts: Uint32Array,
+    built?: Starts6Parts,
+  ) {
     this.n = starts.length >>> 2;
+    if (built !== undefined) {
+      this.slots = built.slots;
+      this.dirs = built.dirs;
+      return;
+    }
     const b = new DirBuilder(starts);
     // (all starts one value: nothing to narrow)
     if (this.n > LEAF && sharedBits(starts, 0, this.n - 1) < 128) b.dir(0, this.n, slotBits(this.n));
     this.slots = b.slots.slice(0, b.slotsUsed);
     this.dirs = b.dirs.slice(0, b.dirsUsed);
+  }
+
+  /** The directories (not the starts), to send to another thread. */
+  parts(): Starts6Parts {
+    return { slots: this.slots, dirs: this.dirs };
   }
 
   /** Bytes of the directories (not of the starts). */
