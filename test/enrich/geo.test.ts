@@ -397,4 +397,24 @@ describe('geo loading errors', () => {
     assert.deepEqual(describeAddr(t, '1.0.1.1'), []);
     assert.deepEqual(describeAddr(t, 'not an address'), []);
   });
+  it("a refused organisation is not taken for the previous line's (the same-as-previous shortcut)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'geo-'));
+    writeFileSync(
+      join(dir, 'asn-ipv4-num.csv'),
+      '16777216,16777471,100,Good Org\n16777472,16777727,200,"broken\n16777728,16777983,300,"broken\n',
+    );
+    writeFileSync(
+      join(dir, 'asn-ipv6-num.csv'),
+      '42540488320432167789079031612388147200,42540488320433376714898646241562853375,2500,WIDE\n',
+    );
+    const t = await loadGeoDb({ asnDir: dir });
+    assert.equal(t.skipped, 2, t.problems.join('\n'));
+    // (the country data is the shipped one: only the AS hits are compared)
+    const asOf = (a: string) =>
+      describeAddr(t, a)
+        .filter((h) => 'asn' in h.fields)
+        .map((h) => h.fields);
+    assert.deepEqual(asOf('1.0.0.1'), [{ asn: 100, as_name: 'Good Org' }]);
+    assert.deepEqual(asOf('1.0.2.1'), []);
+  });
 });

@@ -177,8 +177,8 @@ export function parseAsnCsv(buf: Buffer, source: string, problems: CsvProblems):
     let orgIdx = 0;
     if (oe - os === prevEnd - prevStart && buf.compare(buf, os, oe, prevStart, prevEnd) === 0) orgIdx = prevOrg;
     else {
-      prevStart = os;
-      prevEnd = oe;
+      const rawStart = os;
+      const rawEnd = oe;
       let name: string;
       if (buf[os] === QUOTE) {
         if (oe - os < 2 || buf[oe - 1] !== QUOTE) return 'unterminated quoted organisation';
@@ -193,6 +193,9 @@ export function parseAsnCsv(buf: Buffer, source: string, problems: CsvProblems):
         orgIndex.set(name, i);
       }
       orgIdx = i;
+      // remembered only once accepted: a refused line must not stand for the previous organisation
+      prevStart = rawStart;
+      prevEnd = rawEnd;
       prevOrg = i;
     }
     if (n >= asn.length) {
