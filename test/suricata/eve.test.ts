@@ -8,7 +8,7 @@
 // Suricata itself must agree with: the app-layer names of each connection and its packet counts;
 // our Community ID code must give the id Suricata wrote on every flow.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
@@ -638,6 +638,30 @@ test('suricata bad input: a binary blob and an empty input never throw', () => {
   assert.ok(r.res.malformed > 0);
   assert.equal(parse('', 'empty').res.events, 0);
   assert.equal(parse(new Uint8Array([0x1f, 0x8b, 1, 2, 3]), 'badgz').res.errors.length, 1);
+});
+
+test('suricata: lines without event_type are read in linear time (200k of them after one flow)', () => {
+  // Not a timing test as such: the parse runs in a child process killed after 20 s, and takes well
+  // under a second. The search for `"event_type"` used to start again at every line and, on a line
+  // without one, scan into the rest of the file: quadratic in the file's size (10k lines 8.6 s,
+  // 40k lines 137 s; 200k would take about an hour).
+  const url = (p: string) => JSON.stringify(new URL(p, import.meta.url).href);
+  const flow =
+    '{"timestamp":"2021-06-06T16:27:00.000000+0200","flow_id":1,"event_type":"flow","src_ip":"192.168.1.129","src_port":35790,"dest_ip":"192.168.1.1","dest_port":53,"proto":"UDP","flow":{"pkts_toserver":1,"pkts_toclient":1,"bytes_toserver":75,"bytes_toclient":91,"start":"2021-06-06T16:26:27.431769+0200","end":"2021-06-06T16:26:27.442512+0200","state":"established","reason":"timeout","alerted":false}}';
+  const other = '{"timestamp":"2021-06-06T16:27:00.000000+0200","src_ip":"10.0.0.1","note":"no type here"}';
+  const script = `
+    import { parseSuricataEve } from ${url('../../src/ingest/suricata/eve.js')};
+    import { CollectingSink } from ${url('../../src/pipeline/sink.js')};
+    import { FlowBatch } from ${url('../../src/pipeline/flow-batch.js')};
+    const text = ${JSON.stringify(flow)} + '\\n' + Array(200000).fill(${JSON.stringify(other)}).join('\\n') + '\\n';
+    const sink = new CollectingSink(() => new FlowBatch(1024));
+    const r = parseSuricataEve(text, 'big.json', 0, sink);
+    process.stdout.write(JSON.stringify({ events: r.events, flows: r.flows, rows: sink.rows, malformed: r.malformed }));
+  `;
+  const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000, encoding: 'utf8' });
+  assert.equal(out.signal, null, 'the parse of 200k lines did not finish within 20 s');
+  assert.equal(out.status, 0, out.stderr);
+  assert.deepEqual(JSON.parse(out.stdout), { events: 200_001, flows: 1, rows: 1, malformed: 200_000 });
 });
 
 test('suricata: the join map is bounded; flows past it are written without names', { skip: skipSuricata }, async () => {

@@ -170,16 +170,23 @@ const T_ALERT = 3;
 const T_APP = 4; // dns, tls, http, fileinfo
 const T_OTHER = 5;
 
-/** Class of a line from its `"event_type":"…"` text; pass 1 takes alert and app lines. */
-function lineClass(text: string, s: number, e: number): number {
-  let k = text.indexOf('"event_type"', s);
+/**
+ * Class of a line from its `"event_type":"…"` text; pass 1 takes alert and app lines. `k` is the
+ * position of the first `"event_type"` at or after the line start `s` (readLines finds it once per
+ * pass and reuses it across the lines before it: a search per line would scan past lines that have
+ * none into the rest of the file, quadratic in the file's size).
+ */
+function lineClass(text: string, k: number, e: number): number {
   if (k < 0 || k >= e) return T_OTHER;
   k += 12;
   while (k < e && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 58 || text.charCodeAt(k) === 9)) k++;
-  if (text.charCodeAt(k) !== 34) return T_OTHER;
+  if (k >= e || text.charCodeAt(k) !== 34) return T_OTHER;
   k++;
-  const q = text.indexOf('"', k);
-  if (q < 0 || q > e) return T_OTHER;
+  // The names we classify are at most 8 characters: look no further than that for the closing quote.
+  const lim = Math.min(e, k + 9);
+  let q = k;
+  while (q < lim && text.charCodeAt(q) !== 34) q++;
+  if (q >= lim) return T_OTHER;
   switch (q - k) {
     case 3:
       if (text.startsWith('dns', k) || text.startsWith('tls', k)) return T_APP;
@@ -203,6 +210,8 @@ function readLines(text: string, ctx: EveContext, firstPass: boolean): void {
   const n = text.length;
   let lineNo = 0;
   let pos = 0;
+  // Next `"event_type"` at or after the current line (n when there is none left in the text).
+  let et = -1;
   while (pos < n) {
     lineNo++;
     let end = text.indexOf('\n', pos);
@@ -215,7 +224,11 @@ function readLines(text: string, ctx: EveContext, firstPass: boolean): void {
     let e = end;
     while (e > s && text.charCodeAt(e - 1) <= 32) e--;
     if (s === e) continue;
-    const cls = lineClass(text, s, e);
+    if (et < s) {
+      et = text.indexOf('"event_type"', s);
+      if (et < 0) et = n;
+    }
+    const cls = lineClass(text, et, e);
     if (firstPass !== (cls === T_ALERT || cls === T_APP)) continue;
     ctx.res.events++;
     let rec: unknown;
