@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -138,6 +138,38 @@ test('a loader thread over its heap limit fails the refresh and the last good ta
     assert.equal(again[0].status, 'updated');
     assert.equal(remote.table.size, 2);
     assert.equal(remote.workersStarted, 3);
+  } finally {
+    await remote.stop();
+  }
+});
+
+test('a loader thread that dies after saving a new copy: the next refresh builds the table from it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fw-intel-died-'));
+  const feed = join(dir, 'feed.txt');
+  const cache = join(dir, 'cache');
+  writeFileSync(feed, '192.0.2.1\n');
+  const remote = new IntelFeedWorker([{ name: 'f', format: 'list', location: feed, refreshSeconds: 1 }], {
+    cacheDir: cache,
+  });
+  try {
+    await remote.refreshDue(0);
+    assert.equal(remote.table.size, 1);
+    const metaFile = join(cache, readdirSync(cache).find((f) => f.endsWith('meta.json')) ?? 'missing');
+    const metaBefore = readFileSync(metaFile, 'utf8');
+    // the thread saves the new copy (body, then meta) before it builds 400 k indicators (~1 s):
+    // kill it once the meta file changes, as an out-of-memory death in the build would
+    writeFileSync(feed, intelFeedText(400_000, 5));
+    const refresh = remote.refreshDue(2000);
+    const internals = remote as unknown as { worker: { terminate(): Promise<number> } | null };
+    while (readFileSync(metaFile, 'utf8') === metaBefore) await new Promise((r) => setTimeout(r, 2));
+    await internals.worker?.terminate();
+    const r = await refresh;
+    assert.equal(r[0].status, 'failed');
+    assert.equal(remote.table.size, 1);
+    // nothing changed since: a new thread must still build from the saved copy, not find it "not modified"
+    const again = await remote.refreshDue(200_000);
+    assert.notEqual(again[0].status, 'failed', again[0].error ?? '');
+    assert.equal(remote.table.size, 400_000);
   } finally {
     await remote.stop();
   }

@@ -241,6 +241,13 @@ export class IntelFeedWorker {
   private stopped = false;
   private readonly nextDue: number[];
   private hasTable = false;
+  /**
+   * The last request failed (its thread died or could not build): the next one builds from every
+   * feed's copy on disk. The failed thread may have saved a new copy and its validators before it
+   * died, so a new thread's conditional fetch would answer "not modified" and no table would ever
+   * carry that copy.
+   */
+  private needBuild = false;
   /** The last refresh's report of each feed (status beside the table). */
   readonly lastReports = new Map<string, RefreshReport>();
   /** Loader threads started (more than one means one died and was replaced). */
@@ -299,36 +306,43 @@ export class IntelFeedWorker {
   private async refreshOnce(now: number, onTable?: OnTable): Promise<RefreshReport[]> {
     if (this.stopped) return this.failAll('the intel loader is stopped');
     const due: number[] = [];
-    // no table yet (the first refresh, or its thread died): every feed
-    for (let i = 0; i < this.specs.length; i++) if (!this.hasTable || now >= this.nextDue[i]) due.push(i);
+    // no table yet (the first refresh), or the last request failed: every feed
+    const build = !this.hasTable || this.needBuild;
+    for (let i = 0; i < this.specs.length; i++) if (build || now >= this.nextDue[i]) due.push(i);
     if (due.length === 0) return [];
     const w = this.ensureWorker();
     const id = this.nextId++;
     const reply = await new Promise<WorkerReply>((resolve) => {
       this.pending = { id, resolve };
       w.ref();
-      w.postMessage({ id, due, build: !this.hasTable } satisfies WorkerRequest);
+      w.postMessage({ id, due, build } satisfies WorkerRequest);
     });
     this.pending = null;
     for (const i of due) {
       const every = (this.specs[i].refreshSeconds ?? 3600) * 1000;
       this.nextDue[i] = now + (reply.error === undefined ? every : Math.min(every, RETRY_MS));
     }
-    // A thread that parsed something is ended (its heap goes back to the system); one that only
-    // found every feed unchanged is small and kept for the next check.
-    if (this.worker === w && (reply.table !== undefined || reply.reports.some((r) => r.status !== 'not-modified'))) {
+    // A thread that parsed something or failed is ended (its heap goes back to the system); one
+    // that only found every feed unchanged is small and kept for the next check.
+    if (
+      this.worker === w &&
+      (reply.error !== undefined || reply.table !== undefined || reply.reports.some((r) => r.status !== 'not-modified'))
+    ) {
       this.worker = null;
       void w.terminate();
     }
     // idle, the worker must not keep the process alive (a forgotten stop() would hang an exit)
     this.worker?.unref();
     let reports = reply.reports;
-    if (reply.error !== undefined) reports = this.failAll(reply.error, reports);
-    else if (reply.table !== undefined) {
+    if (reply.error !== undefined) {
+      reports = this.failAll(reply.error, reports);
+      this.needBuild = true;
+    } else if (reply.table !== undefined) {
       const t = await fromWire(reply.table, this.opts);
       if (!this.stopped) {
         this.current = t;
         this.hasTable = true;
+        this.needBuild = false;
         onTable?.(t, reports);
       }
     }

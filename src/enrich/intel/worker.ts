@@ -1,6 +1,6 @@
 // The intel loader thread (started by remote.ts): fetches with ETag and the on-disk cache, parses,
 // builds, and posts each new table with its buffers transferred. It holds no indicators between
-// requests (fetch.ts), and remote.ts ends it after any request that parsed something: the heap
+// requests (fetch.ts), and remote.ts ends it after any request that parsed something or failed: the heap
 // that parsing left behind goes back to the system with the thread.
 // Requests arrive one at a time (IntelFeedWorker coalesces refreshes), so replies keep their order.
 
