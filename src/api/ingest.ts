@@ -19,6 +19,12 @@
 // `malformed` for the exporter. A request where nothing at all is readable (not JSON, wrong shape)
 // is answered 400 and nothing is stored.
 //
+// Agent batches hold at most MAX_BATCH_ROWS (65 536) rows, must have src_addr and dst_addr columns
+// (a row where either is null is rejected), and may only carry columns whose schema declaration
+// lists 'agent' among its `sources` (src/schema/columns.ts); any other column is answered 400
+// naming it. NDJSON likewise only fills columns whose `sources` list 'http': a line with another
+// schema column (e.g. "tenant", "ti_feeds", "src_country": enrichment fills those) is rejected.
+//
 // Agent batches carry a batch id (agent, epoch, seq; see src/agent/wire.ts). The server keeps the
 // last DEDUP_PER_AGENT sequence numbers of each agent (and at most DEDUP_AGENTS agents, the least
 // recently seen forgotten first) in `<data_dir>/ingest-batches.log`, appended (fsync) after the
@@ -29,7 +35,8 @@
 //
 // NDJSON field mapping. Nested objects are flattened to dotted names first ({"source":{"ip":…}}
 // is "source.ip"); then every field is looked up in this table, and any schema column name is
-// accepted as is (e.g. "tcp_flags", "instance_id", "src_mac"). Fields that are neither are ignored.
+// accepted as is (e.g. "tcp_flags", "instance_id", "src_mac"), if HTTP ingest may fill it (see
+// above). Fields that are neither are ignored.
 //
 //   src_addr    src_addr, src_ip, srcaddr, source_ip, source.ip, source.address, saddr
 //   dst_addr    dst_addr, dst_ip, dest_ip, dstaddr, destination_ip, destination.ip, destination.address, daddr
@@ -89,6 +96,8 @@ export const INGEST_NDJSON_PATH = '/api/v1/ingest/ndjson';
 // An agent resends only its oldest unacknowledged batch, so a short window per agent suffices.
 export const DEDUP_PER_AGENT = 1024;
 export const DEDUP_AGENTS = 10_000;
+/** Rows of one agent batch at most (the agent sends 4096). */
+export const MAX_BATCH_ROWS = 65_536;
 /** Rejected records listed in an answer (the count is always complete). */
 const MAX_REJECTED_LISTED = 100;
 
@@ -177,14 +186,20 @@ export class HttpIngest {
       throw new HttpError(400, 'columns: expected an object of column name → array');
     const columns = b.columns as Record<string, unknown>;
     const n = b.n;
+    if (n > MAX_BATCH_ROWS) throw new HttpError(400, `n: at most ${MAX_BATCH_ROWS} rows per request (got ${n})`);
     const cols: { idx: number; values: unknown[] }[] = [];
     for (const [name, values] of Object.entries(columns)) {
       const idx = colIndex(name);
       if (idx < 0) throw new HttpError(400, `columns.${name}: not a schema column`);
+      const refused = notFrom(name, 'agent');
+      if (refused !== undefined) throw new HttpError(400, `columns.${name}: ${refused}`);
       if (!Array.isArray(values) || values.length !== n)
         throw new HttpError(400, `columns.${name}: expected an array of ${n} values`);
       cols.push({ idx, values });
     }
+    if (n > 0 && cols.length === 0) throw new HttpError(400, `columns: none given for ${n} rows`);
+    for (const name of ['src_addr', 'dst_addr'])
+      if (n > 0 && !Object.hasOwn(columns, name)) throw new HttpError(400, `columns.${name}: required`);
     const key = `${b.agent}/${b.epoch}`;
     const id = `${key}:${b.seq}`;
     this.dedup.load();
@@ -202,6 +217,8 @@ export class HttpIngest {
     }
     const seq = b.seq;
     const agent = b.agent;
+    const srcAddrs = (columns.src_addr ?? []) as unknown[];
+    const dstAddrs = (columns.dst_addr ?? []) as unknown[];
     const work = (async (): Promise<IngestResult> => {
       const result: IngestResult = { stored: 0, rejected: [], rejected_total: 0 };
       const received = this.now();
@@ -211,7 +228,11 @@ export class HttpIngest {
         const row = batch.addRow();
         let error: string | undefined;
         let column = '';
-        for (let k = 0; k < cols.length; k++) {
+        if (srcAddrs[r] == null || dstAddrs[r] == null) {
+          error = 'no address (every row needs src_addr and dst_addr)';
+          column = srcAddrs[r] == null ? 'src_addr' : 'dst_addr';
+        }
+        for (let k = 0; error === undefined && k < cols.length; k++) {
           const v = cols[k].values[r];
           if (v === null || v === undefined) continue;
           error = writeCell(batch, cols[k].idx, row, v);
@@ -416,6 +437,15 @@ function colIndex(name: string): number {
   return findColumn(name) === undefined ? -1 : columnIndex(name);
 }
 
+/** Why `producer` may not fill column `name` (its declaration's `sources`), or undefined if it may. */
+function notFrom(name: string, producer: 'agent' | 'http'): string | undefined {
+  const def = findColumn(name);
+  if (def === undefined || def.sources.includes(producer)) return undefined;
+  return def.sources.length === 0
+    ? `column ${name} is filled by the server's enrichment, not accepted from ${producer === 'agent' ? 'agents' : 'HTTP ingest'}`
+    : `column ${name} is not accepted from ${producer === 'agent' ? 'agents' : 'HTTP ingest'} (filled by ${def.sources.join(', ')})`;
+}
+
 function maxOf(def: ColumnDef): number {
   switch (def.type) {
     case 'u8':
@@ -524,10 +554,13 @@ function writeRecord(
         fallbackTime ??= t;
         continue;
       }
-      const col = colIndex(FIELD_ALIASES[name] ?? name);
+      const colName = FIELD_ALIASES[name] ?? name;
+      const col = colIndex(colName);
       if (col < 0) continue;
       // Vector stamps every event with its own `source_type` (file, socket, …): not ours to keep.
       if (col === C.source_type && !batch.columns[col].enumValues?.includes(String(v).toLowerCase())) continue;
+      const refused = notFrom(colName, 'http');
+      if (refused !== undefined) return `${name}: ${refused}`;
       const err = writeCell(batch, col, row, v);
       if (err !== undefined) return `${name}: ${err}`;
     }

@@ -57,6 +57,9 @@ const FLOW_EXPORT: SourceType[] = ['netflow5', 'netflow9', 'ipfix', 'sflow'];
 const CLOUD: SourceType[] = ['aws_vpc', 'azure_nsg', 'azure_vnet', 'gcp_vpc', 'oci_vcn'];
 const ALL: SourceType[] = [...SOURCE_TYPES];
 const ENRICH: SourceType[] = []; // filled by enrichment, not by a source
+// HTTP ingest (log shippers) relays what some source produced: every column a source fills lists
+// 'http', except the enrichment ones and exporter_name (the server's configuration names exporters).
+const RELAYED_EXPORT: SourceType[] = [...FLOW_EXPORT, 'http'];
 
 export interface ColumnDef {
   readonly name: string;
@@ -64,7 +67,10 @@ export interface ColumnDef {
   readonly description: string;
   /** Group in DESIGN §3. */
   readonly group: string;
-  /** Sources that fill this column (empty: filled by enrichment). */
+  /**
+   * Sources that fill this column (empty: filled by enrichment only). HTTP ingest takes a column
+   * only from a producer listed here: agent batches 'agent', NDJSON 'http' (src/api/ingest.ts).
+   */
   readonly sources: readonly SourceType[];
   /** Names for enum values; index 0 is the "unknown"/absent value. */
   readonly enumValues?: readonly string[];
@@ -158,30 +164,30 @@ const DECLARED: ColumnDef[] = [
     type: 'string',
     description: 'name given to the exporter in the configuration (exporters.ADDRESS.name)',
     group: 'origin',
-    sources: ENRICH,
+    sources: ['agent'], // and enrichment; an agent names itself (its host id)
   },
   {
     name: 'observation_domain',
     type: 'u32',
     description: 'IPFIX observation domain / NetFlow v9 source id',
     group: 'origin',
-    sources: ['netflow9', 'ipfix', 'sflow'],
+    sources: ['netflow9', 'ipfix', 'sflow', 'http'],
   },
-  { name: 'in_if', type: 'u32', description: 'input interface index', group: 'origin', sources: FLOW_EXPORT },
-  { name: 'out_if', type: 'u32', description: 'output interface index', group: 'origin', sources: FLOW_EXPORT },
+  { name: 'in_if', type: 'u32', description: 'input interface index', group: 'origin', sources: RELAYED_EXPORT },
+  { name: 'out_if', type: 'u32', description: 'output interface index', group: 'origin', sources: RELAYED_EXPORT },
   {
     name: 'sampling_rate',
     type: 'u32',
     description: '1-in-N packet sampling rate in force for this flow (1 or absent: unsampled)',
     group: 'origin',
-    sources: FLOW_EXPORT,
+    sources: RELAYED_EXPORT,
   },
   {
     name: 'sequence',
     type: 'u64',
     description: 'export packet sequence number',
     group: 'origin',
-    sources: FLOW_EXPORT,
+    sources: RELAYED_EXPORT,
   },
   // 5-tuple
   ...pair('addr', 'addr', 'IP address', '5-tuple', ALL, { show: true, aliases: ['ip', 'host', 'net'] }),
@@ -218,14 +224,14 @@ const DECLARED: ColumnDef[] = [
     type: 'u64',
     description: 'bytes in the reverse direction (bidirectional sources)',
     group: 'counters',
-    sources: ['ipfix', 'aws_vpc', 'azure_nsg', 'azure_vnet', 'gcp_vpc', 'zeek', 'suricata', 'pcap', 'agent'],
+    sources: ['ipfix', 'aws_vpc', 'azure_nsg', 'azure_vnet', 'gcp_vpc', 'zeek', 'suricata', 'pcap', 'agent', 'http'],
   },
   {
     name: 'rev_packets',
     type: 'u64',
     description: 'packets in the reverse direction (bidirectional sources)',
     group: 'counters',
-    sources: ['ipfix', 'azure_nsg', 'azure_vnet', 'gcp_vpc', 'zeek', 'suricata', 'pcap', 'agent'],
+    sources: ['ipfix', 'azure_nsg', 'azure_vnet', 'gcp_vpc', 'zeek', 'suricata', 'pcap', 'agent', 'http'],
   },
   // TCP/IP
   {
@@ -244,7 +250,7 @@ const DECLARED: ColumnDef[] = [
     type: 'enum',
     description: 'firewall/security-group verdict',
     group: 'verdict',
-    sources: [...CLOUD, 'netflow9', 'ipfix', 'sflow', 'zeek', 'suricata'],
+    sources: [...CLOUD, 'netflow9', 'ipfix', 'sflow', 'zeek', 'suricata', 'http'],
     enumValues: ACTIONS,
   },
   {
@@ -252,7 +258,7 @@ const DECLARED: ColumnDef[] = [
     type: 'enum',
     description: 'lifecycle state of the record',
     group: 'verdict',
-    sources: [...CLOUD, 'netflow9', 'ipfix', 'zeek', 'suricata', 'pcap'],
+    sources: [...CLOUD, 'netflow9', 'ipfix', 'zeek', 'suricata', 'pcap', 'agent', 'http'],
     enumValues: FLOW_STATES,
   },
   {
@@ -260,7 +266,7 @@ const DECLARED: ColumnDef[] = [
     type: 'enum',
     description: 'why the flow record was closed (RFC 5102 flowEndReason)',
     group: 'verdict',
-    sources: ['ipfix', 'netflow9', 'pcap', 'agent'],
+    sources: ['ipfix', 'netflow9', 'pcap', 'agent', 'http'],
     enumValues: END_REASONS,
   },
   // direction
@@ -277,7 +283,7 @@ const DECLARED: ColumnDef[] = [
     type: 'bool',
     description: 'the record describes both directions',
     group: 'direction',
-    sources: ['ipfix', ...CLOUD, 'zeek', 'suricata', 'pcap', 'agent'],
+    sources: ['ipfix', ...CLOUD, 'zeek', 'suricata', 'pcap', 'agent', 'http'],
   },
   // cloud / host context
   {
@@ -285,76 +291,100 @@ const DECLARED: ColumnDef[] = [
     type: 'string',
     description: 'cloud account / subscription',
     group: 'cloud',
-    sources: [...CLOUD, 'agent'],
+    sources: [...CLOUD, 'agent', 'http'],
   },
-  { name: 'region', type: 'string', description: 'cloud region', group: 'cloud', sources: CLOUD },
-  { name: 'zone', type: 'string', description: 'availability zone', group: 'cloud', sources: CLOUD },
-  { name: 'vpc_id', type: 'string', description: 'VPC / VNet / VCN id', group: 'cloud', sources: CLOUD },
-  { name: 'subnet_id', type: 'string', description: 'subnet id', group: 'cloud', sources: CLOUD },
+  { name: 'region', type: 'string', description: 'cloud region', group: 'cloud', sources: [...CLOUD, 'agent', 'http'] },
+  {
+    name: 'zone',
+    type: 'string',
+    description: 'availability zone',
+    group: 'cloud',
+    sources: [...CLOUD, 'agent', 'http'],
+  },
+  { name: 'vpc_id', type: 'string', description: 'VPC / VNet / VCN id', group: 'cloud', sources: [...CLOUD, 'http'] },
+  { name: 'subnet_id', type: 'string', description: 'subnet id', group: 'cloud', sources: [...CLOUD, 'http'] },
   {
     name: 'instance_id',
     type: 'string',
     description: 'VM / instance id of the observing host',
     group: 'cloud',
-    sources: [...CLOUD, 'agent'],
+    sources: [...CLOUD, 'agent', 'http'],
   },
-  { name: 'interface_id', type: 'string', description: 'network interface id', group: 'cloud', sources: CLOUD },
+  {
+    name: 'interface_id',
+    type: 'string',
+    description: 'network interface id',
+    group: 'cloud',
+    sources: [...CLOUD, 'http'],
+  },
   {
     name: 'pkt_src_addr',
     type: 'addr',
     description: 'packet-level source address (before NAT / as seen on the wire)',
     group: 'cloud',
-    sources: ['aws_vpc', 'netflow9', 'ipfix', 'sflow'],
+    sources: ['aws_vpc', 'netflow9', 'ipfix', 'sflow', 'http'],
   },
   {
     name: 'pkt_dst_addr',
     type: 'addr',
     description: 'packet-level destination address (before NAT / as seen on the wire)',
     group: 'cloud',
-    sources: ['aws_vpc', 'netflow9', 'ipfix', 'sflow'],
+    sources: ['aws_vpc', 'netflow9', 'ipfix', 'sflow', 'http'],
   },
-  { name: 'traffic_path', type: 'string', description: 'cloud egress path', group: 'cloud', sources: ['aws_vpc'] },
+  {
+    name: 'traffic_path',
+    type: 'string',
+    description: 'cloud egress path',
+    group: 'cloud',
+    sources: ['aws_vpc', 'http'],
+  },
   // routing (exported by routers; nfdump users expect these)
   {
     name: 'next_hop',
     type: 'addr',
     description: 'IP next hop',
     group: 'routing',
-    sources: FLOW_EXPORT,
+    sources: RELAYED_EXPORT,
     aliases: ['nexthop'],
   },
-  ...pair('mask', 'u8', 'prefix length of the route', 'routing', FLOW_EXPORT),
+  ...pair('mask', 'u8', 'prefix length of the route', 'routing', RELAYED_EXPORT),
   // L2
-  ...pair('mac', 'mac', 'MAC address', 'L2', [...FLOW_EXPORT, 'pcap', 'agent']),
-  { name: 'vlan', type: 'u16', description: '802.1Q VLAN id', group: 'L2', sources: [...FLOW_EXPORT, 'pcap'] },
+  ...pair('mac', 'mac', 'MAC address', 'L2', [...FLOW_EXPORT, 'pcap', 'agent', 'http']),
+  {
+    name: 'vlan',
+    type: 'u16',
+    description: '802.1Q VLAN id',
+    group: 'L2',
+    sources: [...FLOW_EXPORT, 'pcap', 'agent', 'http'],
+  },
   // application
   {
     name: 'app',
     type: 'string',
     description: 'application (L7) label',
     group: 'application',
-    sources: ['netflow9', 'ipfix', 'zeek', 'suricata', 'pcap'],
+    sources: ['netflow9', 'ipfix', 'zeek', 'suricata', 'pcap', 'agent', 'http'],
   },
   {
     name: 'dns_qname',
     type: 'string',
     description: 'DNS query name',
     group: 'application',
-    sources: ['zeek', 'suricata', 'pcap'],
+    sources: ['zeek', 'suricata', 'pcap', 'agent', 'http'],
   },
   {
     name: 'tls_sni',
     type: 'string',
     description: 'TLS server name indication',
     group: 'application',
-    sources: ['zeek', 'suricata', 'pcap'],
+    sources: ['zeek', 'suricata', 'pcap', 'agent', 'http'],
   },
   {
     name: 'http_host',
     type: 'string',
     description: 'HTTP Host header',
     group: 'application',
-    sources: ['zeek', 'suricata', 'pcap'],
+    sources: ['zeek', 'suricata', 'pcap', 'agent', 'http'],
   },
   {
     name: 'community_id',
@@ -376,7 +406,7 @@ const DECLARED: ColumnDef[] = [
   ...pair('tags', 'list', 'tags of the asset and address range', 'enrichment', ENRICH, { aliases: ['tag'] }),
   ...pair('segment', 'string', 'network segment', 'enrichment', ENRICH),
   ...pair('country', 'string', 'ISO country code', 'enrichment', ENRICH),
-  ...pair('asn', 'u32', 'autonomous system number', 'enrichment', [...FLOW_EXPORT], { aliases: ['as'] }),
+  ...pair('asn', 'u32', 'autonomous system number', 'enrichment', RELAYED_EXPORT, { aliases: ['as'] }),
   ...pair('as_name', 'string', 'autonomous system organisation', 'enrichment', ENRICH),
   ...pair('service', 'string', 'IANA service name of the port', 'enrichment', ENRICH),
   // intel
