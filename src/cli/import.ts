@@ -143,8 +143,16 @@ export async function importFiles(opts: ImportOptions): Promise<ImportSummary> {
         continue;
       }
       // AWS delivers VPC flow logs as Parquet too (its footer is at the end: only a whole file is one).
-      const format =
-        opts.format ?? (looksLikeParquet(raw) ? 'aws-vpc' : detectFormat(maybeGunzip(raw.subarray(0, 1 << 20))));
+      let format: ImportFormat | null;
+      try {
+        format =
+          opts.format ?? (looksLikeParquet(raw) ? 'aws-vpc' : detectFormat(maybeGunzip(raw.subarray(0, 1 << 20))));
+      } catch (e) {
+        // A corrupt gzip file (or one inflating past MAX_GUNZIP_BYTES): reported, the import goes on.
+        s.errors.push(`${file}: ${(e as Error).message}`);
+        counters.add(`file:${file}`, 'malformed', 1);
+        continue;
+      }
       if (format === null) {
         s.errors.push(
           `${file}: not a format flowwatch imports (pcap/pcapng, Zeek, Suricata eve.json, AWS VPC text or Parquet, Azure, GCP, OCI flow logs); --format forces one`,

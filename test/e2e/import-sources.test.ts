@@ -285,3 +285,20 @@ test('import azblob://CONTAINER/PREFIX against Azurite: NSG layout once, broken 
     await az.stop();
   }
 });
+
+test('import a.log.gz b.log: a corrupt gzip file is named among the errors, the file after it is stored', async () => {
+  const dir = join(tmp, 'bad-gz');
+  mkdirSync(dir, { recursive: true });
+  let text =
+    'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n';
+  for (let i = 0; i < 200; i++)
+    text += `2 123456789010 eni-1235b8ca123456789 172.31.16.${i % 250} 172.31.16.21 ${20000 + i} 22 6 20 4249 1418530010 1418530070 ACCEPT OK\n`;
+  const gz = Buffer.from(gzipSync(Buffer.from(text)));
+  for (let i = 20; i < 60; i++) gz[i] ^= 0x55; // the deflate data damaged, the gzip header intact
+  writeFileSync(join(dir, 'a.log.gz'), gz);
+  writeFileSync(join(dir, 'b.log'), text.split('\n').slice(0, 6).join('\n'));
+  const r = await importOnce(['--data', join(tmp, 'bad-gz-data'), join(dir, 'a.log.gz'), join(dir, 'b.log')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /imported 1 file\(s\): .* 5 flows decoded, 5 stored/);
+  assert.match(r.stdout, /^errors:\n {2}\S*a\.log\.gz: not a readable gzip stream/m);
+});

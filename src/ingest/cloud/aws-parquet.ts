@@ -74,7 +74,14 @@ export async function parseAwsVpcParquet(
   const dir = await mkdtemp(join(tmpdir(), 'flowwatch-parquet-'));
   try {
     const file = join(dir, 'object.parquet');
-    await writeFile(file, maybeGunzip(bytes));
+    let data: Uint8Array;
+    try {
+      data = maybeGunzip(bytes); // parseLogObject hands inflated bytes; a direct caller may not
+    } catch (e) {
+      fail(0, (e as Error).message);
+      return res;
+    }
+    await writeFile(file, data);
     let names: string[];
     let rows: unknown[][];
     try {

@@ -8,7 +8,7 @@ import { parseAwsVpcLog } from '../cloud/aws-vpc.js';
 import { parseAzureFlowLog } from '../cloud/azure.js';
 import { parseGcpFlowLog } from '../cloud/gcp.js';
 import { parseOciFlowLog } from '../cloud/oci.js';
-import { detectFormat, type ImportFormat, maybeGunzip } from '../detect.js';
+import { detectFormat, gunzip, type ImportFormat, isGzip } from '../detect.js';
 import { type IdsAlert, parseSuricataEve } from '../suricata/eve.js';
 import { parseZeekLogs } from '../zeek/logs.js';
 
@@ -35,7 +35,8 @@ const MAX_ERRORS = 20;
 
 /**
  * Parse one log object into `sink`. Never throws on bad input: an unrecognised or broken object
- * is reported in `errors` (and `malformed` when records were rejected).
+ * is reported in `errors` (and `malformed` when records were rejected; a gzip object that cannot
+ * be inflated counts as one malformed record).
  */
 export async function parseLogObject(
   name: string,
@@ -45,7 +46,27 @@ export async function parseLogObject(
   format?: LogFormat,
 ): Promise<LogObjectParseResult> {
   const res: LogObjectParseResult = { format: null, records: 0, flows: 0, malformed: 0, errors: [], notes: [] };
-  const data = maybeGunzip(bytes);
+  // A gzip object that cannot be inflated (corrupt, or a bomb past MAX_GUNZIP_BYTES) is one
+  // malformed object: reported and counted, never thrown (an input goes on to its next object and
+  // checkpoints this one as read; `flowwatch import` goes on to its next file).
+  let data = bytes;
+  if (isGzip(bytes)) {
+    try {
+      const g = gunzip(bytes);
+      data = g.data;
+      if (g.truncated) res.errors.push(`${name}: ${g.truncated}`);
+    } catch (e) {
+      res.malformed = 1;
+      res.errors.push(`${name}: ${(e as Error).message}`);
+      return res;
+    }
+    if (isGzip(data)) {
+      // The parsers would inflate the inner stream without the limit.
+      res.malformed = 1;
+      res.errors.push(`${name}: gzip inside gzip; not read`);
+      return res;
+    }
+  }
   const fmt: LogFormat | null = format ?? detectLogFormat(data);
   res.format = fmt;
   const take = (errors: { line: number; message: string }[]) => {
