@@ -43,7 +43,7 @@ export class StringDict {
   }
   /**
    * A new code for `s` without looking it up or indexing it: for writers that know `s` is not in
-   * this batch yet (enrichment keeps its own per-batch code per table entry). Two codes for one
+   * this batch yet (enrichment keeps its own per-batch code per interned value of its tables). Two codes for one
    * string are harmless — readers use the values — but code() will not find this one.
    */
   append(s: string): number {
@@ -58,11 +58,15 @@ export class StringDict {
    * replace the shared array `replacing` by one that extends it (same values at its indexes).
    */
   share(values: readonly string[], replacing?: readonly string[]): boolean {
-    if (values[0] !== '') return false;
-    if (this.shared ? this.values !== replacing : this.own.length !== 1) return false;
+    if (!this.canShare(values, replacing)) return false;
     this.values = values;
     this.shared = true;
     return true;
+  }
+  /** Whether share(values, replacing) would succeed; nothing changes. */
+  canShare(values: readonly string[], replacing?: readonly string[]): boolean {
+    if (values[0] !== '') return false;
+    return this.shared ? this.values === replacing : this.own.length === 1;
   }
   clear(): void {
     if (this.shared) {
@@ -112,11 +116,15 @@ export class ListDict {
   }
   /** As StringDict.share (index 0 must be the empty list). */
   share(values: readonly (readonly string[])[], replacing?: readonly (readonly string[])[]): boolean {
-    if (values.length === 0 || values[0].length !== 0) return false;
-    if (this.shared ? this.values !== replacing : this.own.length !== 1) return false;
+    if (!this.canShare(values, replacing)) return false;
     this.values = values;
     this.shared = true;
     return true;
+  }
+  /** Whether share(values, replacing) would succeed; nothing changes. */
+  canShare(values: readonly (readonly string[])[], replacing?: readonly (readonly string[])[]): boolean {
+    if (values.length === 0 || values[0].length !== 0) return false;
+    return this.shared ? this.values === replacing : this.own.length === 1;
   }
   clear(): void {
     if (this.shared) {

@@ -736,7 +736,7 @@ function writeShared(
   n: number,
 ): boolean {
   const values = table.values;
-  for (let k = 0; k < 6; k++) if (!canShare(batch.strings[cols[k]], values[k])) return false;
+  for (let k = 0; k < 6; k++) if (!batch.strings[cols[k]]?.canShare(values[k], values[k])) return false;
   const tagDict = batch.lists[tagsCol];
   if (tagDict === undefined) return false;
   let union: TagUnion | null = null;
@@ -802,11 +802,6 @@ function writeShared(
     tagsValid[r] = 1;
   }
   return true;
-}
-
-/** Whether `values` can be (or already is) the shared dictionary of a column. */
-function canShare<T>(d: { shared: boolean; values: readonly T[] } | undefined, values: readonly T[]): boolean {
-  return d !== undefined && (d.shared ? d.values === values : d.values.length === 1);
 }
 
 // Per table, made on its first batch: the seven field ids of each asset side by side (SLOT words),

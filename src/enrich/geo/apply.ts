@@ -121,8 +121,12 @@ function sideRanges(
   const cDict = b.strings[cCol];
   const nDict = b.strings[nCol];
   if (!cDict || !nDict) return;
-  const cShared = shareDict(b, cCol, t.countries);
-  const nShared = shareDict(b, nCol, t.orgs);
+  // The table's names become the columns' dictionaries (their indexes the codes) when nobody else
+  // wrote the columns in this batch; a source that fills its own country, as GCP does, keeps its
+  // private dictionary and gets a code per distinct name. MaxMind's lists grow as addresses are
+  // met, but only at the end: codes already written keep their values.
+  const cShared = b.useSharedStrings(cCol, t.countries, t.countries);
+  const nShared = b.useSharedStrings(nCol, t.orgs, t.orgs);
   const v4 = t.v4;
   const v6 = t.v6;
   for (let r = 0; r < n; r++) {
@@ -250,8 +254,12 @@ function write(t: GeoSource, b: FlowBatch, s: Scratch, cCol: number, aCol: numbe
   const cDict = b.strings[cCol];
   const nDict = b.strings[nCol];
   if (!cDict || !nDict) return;
-  const cShared = shareDict(b, cCol, t.countries);
-  const nShared = shareDict(b, nCol, t.orgs);
+  // The table's names become the columns' dictionaries (their indexes the codes) when nobody else
+  // wrote the columns in this batch; a source that fills its own country, as GCP does, keeps its
+  // private dictionary and gets a code per distinct name. MaxMind's lists grow as addresses are
+  // met, but only at the end: codes already written keep their values.
+  const cShared = b.useSharedStrings(cCol, t.countries, t.countries);
+  const nShared = b.useSharedStrings(nCol, t.orgs, t.orgs);
   for (let r = 0; r < n; r++) {
     const q = r * 3;
     const ci = res[q];
@@ -286,19 +294,6 @@ function write(t: GeoSource, b: FlowBatch, s: Scratch, cCol: number, aCol: numbe
       nValid[r] = 1;
     }
   }
-}
-
-/**
- * Whether the table's names are (now) the column's dictionary, so that its indexes are the codes:
- * when nobody else wrote the column in this batch (a source that fills its own country, as GCP
- * does, keeps its private dictionary and gets a code per distinct name). MaxMind's lists grow as
- * addresses are met, but only at the end: codes already written keep their values.
- */
-function shareDict(b: FlowBatch, col: number, names: readonly string[]): boolean {
-  const d = b.strings[col];
-  if (d === undefined) return false;
-  if (d.shared) return d.values === names;
-  return b.useSharedStrings(col, names);
 }
 
 /** Organisation index of an AS number (0 when the table does not know it). */

@@ -14,7 +14,8 @@
 //   IPv4 CIDRs  prefixes nest or are disjoint, so a sweep turns them into sorted elementary
 //               segments, each naming its innermost prefix; a 65 536-entry index on the top 16 bits
 //               leaves a binary search over the few segments starting inside that /16
-//   IPv6 CIDRs  the same segments over 128-bit starts, binary search (feeds list far fewer)
+//   IPv6 CIDRs  the same segments over 128-bit starts, found through a directory on the leading
+//               bits (ranges/starts6.ts)
 //   domains     Map from name to group; a flow's name is tried whole, then label by label
 //   URLs        Map from the URL's host to group, matched against http_host only (the schema has
 //               no URL path column, so a URL indicator flags every request to that host)

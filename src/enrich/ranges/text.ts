@@ -147,11 +147,7 @@ export class Interner {
 export class ListInterner {
   readonly lists: (readonly string[])[] = [[]];
   private readonly ids = new Map<string, number>([['', 0]]);
-  // Most entries of a file share the array their loader built; remember the last one by identity.
-  private lastList: readonly string[] | undefined;
-  private lastId = 0;
   id(list: readonly string[]): number {
-    if (list === this.lastList) return this.lastId;
     const key = list.join('\u0000');
     let i = this.ids.get(key);
     if (i === undefined) {
@@ -159,8 +155,6 @@ export class ListInterner {
       this.lists.push(Object.freeze([...list]));
       this.ids.set(key, i);
     }
-    this.lastList = list;
-    this.lastId = i;
     return i;
   }
 }
