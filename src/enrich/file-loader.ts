@@ -14,16 +14,19 @@
 import { stat } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import type { AssetTable } from './assets/assets.js';
+import type { GeoTable } from './geo/table.js';
+import type { SliceOptions } from './intel/remote.js';
 import type { OwnNetworks } from './ranges/direction.js';
 import type { RangeTable } from './ranges/ranges.js';
 import {
   type AssetWire,
   assetFromWire,
+  type GeoWire,
+  geoFromWire,
   type OwnWire,
   ownFromWire,
   type RangeWire,
   rangeFromWire,
-  type SliceOptions,
 } from './tables-wire.js';
 
 /** What says a file changed: its modification time and size ('missing' when it cannot be stat'ed). */
@@ -38,7 +41,8 @@ export async function fileStamp(file: string): Promise<string> {
 
 export interface FileRequest {
   id: number;
-  kind: 'ranges' | 'assets';
+  /** geo: the shipped ip-location-db data (no files). */
+  kind: 'ranges' | 'assets' | 'geo';
   files: string[];
   /** enrich.networks (ranges only: own networks are built with the table). */
   networks: string[];
@@ -56,6 +60,7 @@ export interface FileReply {
   ranges?: RangeWire;
   own?: OwnWire;
   assets?: AssetWire;
+  geo?: GeoWire;
 }
 
 export interface FileLoad {
@@ -65,6 +70,7 @@ export interface FileLoad {
   ranges?: RangeTable;
   own?: OwnNetworks;
   assets?: AssetTable;
+  geo?: GeoTable;
 }
 
 export interface FileTableLoaderOptions extends SliceOptions {
@@ -84,7 +90,7 @@ export class FileTableLoader {
 
   /** Read and build in the worker, rebuild here in slices. Never throws: failures are in `error`. */
   async load(
-    kind: 'ranges' | 'assets',
+    kind: FileRequest['kind'],
     files: readonly string[],
     networks: readonly string[] = [],
     maxWarnings = 20,
@@ -113,6 +119,7 @@ export class FileTableLoader {
       if (reply.ranges !== undefined) out.ranges = await rangeFromWire(reply.ranges, this.opts);
       if (reply.own !== undefined) out.own = await ownFromWire(reply.own, this.opts);
       if (reply.assets !== undefined) out.assets = await assetFromWire(reply.assets, this.opts);
+      if (reply.geo !== undefined) out.geo = await geoFromWire(reply.geo, this.opts);
     } catch (e) {
       return { stamps: reply.stamps, error: `${kind}: ${(e as Error).message}`, warnings: [] };
     }

@@ -6,11 +6,12 @@ import { readFile } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
 import { loadAssetTable } from './assets/assets.js';
 import { type FileReply, type FileRequest, fileStamp } from './file-loader.js';
+import { loadGeoDb } from './geo/load.js';
 import { transferList } from './intel/remote.js';
 import { buildOwnNetworks } from './ranges/direction.js';
 import { loadRangeTable } from './ranges/ranges.js';
 import { EnrichSourceError } from './source-error.js';
-import { assetToWire, ownToWire, rangeToWire } from './tables-wire.js';
+import { assetToWire, geoToWire, ownToWire, rangeToWire } from './tables-wire.js';
 
 const port = parentPort;
 if (port === null) throw new Error('file-worker.ts runs as a worker thread (see file-loader.ts)');
@@ -22,6 +23,10 @@ port.on('message', (m: FileRequest) => {
 async function handle(m: FileRequest): Promise<FileReply> {
   const stamps: [string, string][] = [];
   try {
+    if (m.kind === 'geo') {
+      const t = await loadGeoDb();
+      return { id: m.id, stamps, warnings: [], size: t.v4.length + t.v6.length, geo: geoToWire(t) };
+    }
     const texts: { file: string; text: string }[] = [];
     // Every file is stamped before any is read: a write during the read is seen at the next check,
     // and a file that cannot be read does not leave the files after it unstamped (changed, for the

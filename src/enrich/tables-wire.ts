@@ -12,10 +12,12 @@
 
 import { formatAddrWords } from '../pipeline/flow-batch.js';
 import { type AssetParts, AssetTable } from './assets/assets.js';
-import { type PackedStrings, packStrings, Slicer, STEP, unpackStrings } from './intel/remote.js';
+import type { FamilyTable, GeoTable } from './geo/table.js';
+import { type PackedStrings, packStrings, type SliceOptions, Slicer, STEP, unpackStrings } from './intel/remote.js';
 import type { OwnNetworks } from './ranges/direction.js';
 import { PrefixIndex, type PrefixIndexParts, PrefixTable } from './ranges/lpm.js';
 import { type RangeParts, RangeTable } from './ranges/ranges.js';
+import { Starts6, type Starts6Parts } from './ranges/starts6.js';
 
 export interface PackedLists {
   strings: PackedStrings;
@@ -88,6 +90,40 @@ export function rangeToWire(t: RangeTable): RangeWire {
   };
 }
 
+/** The geography table's typed arrays as they are, its two name lists packed, the IPv6 directory's parts. */
+export interface GeoWire extends Omit<GeoTable, 'countries' | 'orgs' | 'v4' | 'v6'> {
+  countries: PackedStrings;
+  orgs: PackedStrings;
+  v4: Omit<FamilyTable, 'dir'>;
+  v6: Omit<FamilyTable, 'dir'> & { dir: Starts6Parts };
+}
+
+export function geoToWire(t: GeoTable): GeoWire {
+  const { dir: _d4, ...v4 } = t.v4;
+  const { dir, ...v6 } = t.v6;
+  if (dir === null) throw new Error('geo table without its IPv6 directory');
+  return {
+    ...t,
+    countries: packStrings(t.countries),
+    orgs: packStrings(t.orgs),
+    v4,
+    v6: { ...v6, dir: dir.parts() },
+  };
+}
+
+export async function geoFromWire(w: GeoWire, opts: SliceOptions = {}): Promise<GeoTable> {
+  const s = new Slicer(opts.sliceMs ?? 4);
+  const countries = await unpackStrings(w.countries, s);
+  const orgs = await unpackStrings(w.orgs, s);
+  return {
+    ...w,
+    countries,
+    orgs,
+    v4: { ...w.v4, dir: null },
+    v6: { ...w.v6, dir: new Starts6(w.v6.starts, w.v6.dir) },
+  };
+}
+
 export function ownToWire(o: OwnNetworks): OwnWire {
   return { index: o.table.index.toParts(), entries: packStrings(o.table.entries), errors: o.errors };
 }
@@ -101,11 +137,6 @@ export function assetToWire(t: AssetTable): AssetWire {
     sources: packStrings(sources),
     warnings: [...t.warnings],
   };
-}
-
-export interface SliceOptions {
-  /** Main-thread work between yields (default 4 ms). */
-  sliceMs?: number;
 }
 
 export async function rangeFromWire(w: RangeWire, opts: SliceOptions = {}): Promise<RangeTable> {

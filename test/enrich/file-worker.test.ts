@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { files as benchFiles } from '../../bench/enrich.bench.js';
 import { type AssetTable, loadAssetTable } from '../../src/enrich/assets/assets.js';
 import { FileTableLoader } from '../../src/enrich/file-loader.js';
+import { describe as describeGeo, type GeoTable, loadGeoDb } from '../../src/enrich/geo/index.js';
 import { buildOwnNetworks } from '../../src/enrich/ranges/direction.js';
 import { loadRangeTable, type RangeTable } from '../../src/enrich/ranges/ranges.js';
 import { rng } from '../helpers/rng.js';
@@ -105,6 +106,30 @@ test('the benchmark tables (1 M ranges, 100 k assets) cross from the worker unch
     const la = loadAssetTable([{ file: g, text: readFileSync(g, 'utf8') }]);
     assert.ok(a.assets);
     assert.deepEqual(a.assets.parts(), la.table.parts());
+  } finally {
+    await loader.stop();
+  }
+});
+
+test('the shipped geo/ASN table built in the loader thread is the one loadGeoDb builds in-thread', async () => {
+  const here = await loadGeoDb();
+  const loader = new FileTableLoader();
+  try {
+    const r = await loader.load('geo', []);
+    assert.equal(r.error, undefined);
+    const there = r.geo as GeoTable;
+    assert.deepEqual(there.countries, here.countries);
+    assert.deepEqual(there.orgs, here.orgs);
+    assert.deepEqual(there.origins, here.origins);
+    for (const k of ['starts', 'rec', 'index'] as const) {
+      assert.deepEqual(there.v4[k], here.v4[k], `v4.${k}`);
+      assert.deepEqual(there.v6[k], here.v6[k], `v6.${k}`);
+    }
+    assert.deepEqual(there.v6.dir?.parts(), here.v6.dir?.parts());
+    assert.deepEqual(there.asnKeys, here.asnKeys);
+    assert.deepEqual(there.asnOrgs, here.asnOrgs);
+    for (const a of ['1.1.1.1', '8.8.8.8', '2a00::1', '2001:4860:4860::8888', '10.1.2.3', '203.0.113.9'])
+      assert.deepEqual(describeGeo(there, a), describeGeo(here, a), a);
   } finally {
     await loader.stop();
   }
