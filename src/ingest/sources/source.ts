@@ -31,7 +31,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExporterCounters } from '../../pipeline/counters.js';
 import { FlowBatch } from '../../pipeline/flow-batch.js';
 import { IngestPipeline } from '../../pipeline/ingest.js';
-import { CollectingSink } from '../../pipeline/sink.js';
+import { type BatchSink, CollectingSink } from '../../pipeline/sink.js';
 import type { CommitHook, FlowStore } from '../../store/store.js';
 import { type LogFormat, parseLogObject } from './parse.js';
 
@@ -290,32 +290,71 @@ export class LogSource {
     }
     const received = this.now();
     const start = this.parsedRows;
+    // In flight from before the parse: a parser may await (the Parquet one does file I/O after its
+    // rows are written) and a flush meanwhile (another input's on the shared store, or a full
+    // backlog) commits the rows handed so far; the hook must see this object to checkpoint them.
+    // Its end is unknown until the parse returns: Infinity keeps it not done.
+    const f: InFlight = {
+      key: o.key,
+      version: o.version,
+      size: o.size,
+      base: Math.max(skipRows, 0),
+      start,
+      end: Number.POSITIVE_INFINITY,
+    };
+    this.inflight.push(f);
+    let touched = false;
+    const sink: BatchSink = {
+      batch: () => {
+        touched = true;
+        return this.pipeline.batch();
+      },
+    };
     let produced: number;
     let r: Awaited<ReturnType<typeof parseLogObject>>;
-    if (skipRows === 0) {
-      r = await parseLogObject(o.key, bytes, received, this.pipeline, this.opts.format);
-      produced = r.flows;
-      // IDS alerts go with the next commit, as the object's first rows do; a resumed object had
-      // its alerts committed with its first rows.
-      if (r.alerts?.length) this.opts.store.appendIdsAlerts(r.alerts);
-    } else {
-      // Parsing is deterministic: the same bytes (or a grown object's prefix) give the same rows in
-      // the same order, so the first `skipRows` are the ones already committed.
-      const all = new CollectingSink(() => new FlowBatch(8192));
-      r = await parseLogObject(o.key, bytes, received, all, this.opts.format);
-      produced = 0;
-      let i = 0;
-      for (const b of all.batches)
-        for (let row = 0; row < b.length; row++, i++) {
-          if (i < skipRows) continue;
-          this.pipeline.batch().copyRowFrom(b, row);
-          produced++;
-        }
-      this.stats.resumedRows += Math.min(skipRows, r.flows);
-      if (r.flows < skipRows)
-        this.report(`${o.key}: now ${r.flows} flows, ${skipRows} were stored before (object rewritten?); none re-read`);
+    try {
+      if (skipRows === 0) {
+        r = await parseLogObject(o.key, bytes, received, sink, this.opts.format);
+        produced = r.flows;
+        // IDS alerts go with the next commit, as the object's first rows do; a resumed object had
+        // its alerts committed with its first rows.
+        if (r.alerts?.length) this.opts.store.appendIdsAlerts(r.alerts);
+      } else {
+        // Parsing is deterministic: the same bytes (or a grown object's prefix) give the same rows in
+        // the same order, so the first `skipRows` are the ones already committed.
+        const all = new CollectingSink(() => new FlowBatch(8192));
+        r = await parseLogObject(o.key, bytes, received, all, this.opts.format);
+        produced = 0;
+        let i = 0;
+        for (const b of all.batches)
+          for (let row = 0; row < b.length; row++, i++) {
+            if (i < skipRows) continue;
+            this.pipeline.batch().copyRowFrom(b, row);
+            produced++;
+          }
+        this.stats.resumedRows += Math.min(skipRows, r.flows);
+        if (r.flows < skipRows)
+          this.report(
+            `${o.key}: now ${r.flows} flows, ${skipRows} were stored before (object rewritten?); none re-read`,
+          );
+      }
+    } catch (e) {
+      // parseLogObject does not throw on bad input: this is an I/O or internal failure.
+      const msg = (e as Error).message;
+      if (!touched) {
+        // No row of it reached the pipeline: out of the checkpoint, the next pass tries again.
+        this.inflight.splice(this.inflight.indexOf(f), 1);
+        this.stats.errors++;
+        this.report(`${o.key}: cannot parse: ${msg}`);
+        return;
+      }
+      // Some rows may be handed to the store, how many is unknown: stop (the checkpoint holds what
+      // was committed; a restart re-reads the object from there).
+      this.fail(`${o.key}: parse failed after some of its rows were handed to the store: ${msg}`);
+      return;
     }
     this.parsedRows += produced;
+    f.end = this.parsedRows;
     this.stats.objects++;
     this.stats.records += r.records;
     this.stats.flows += produced;
@@ -329,14 +368,6 @@ export class LogSource {
       flows: produced,
       malformed: r.malformed,
       resumedRows: Math.min(skipRows, r.flows),
-    });
-    this.inflight.push({
-      key: o.key,
-      version: o.version,
-      size: o.size,
-      base: Math.max(skipRows, 0),
-      start,
-      end: this.parsedRows,
     });
   }
 
