@@ -10,16 +10,21 @@
 // and the time from the reload's start until the new table is handed over for use, and the main
 // thread's busy time (event-loop utilisation) over the reload. A heartbeat alone gives the noise
 // floor: on a shared machine the main thread is also descheduled while other processes run.
+//
+// The same for a reload of 1 M IP ranges (bench/enrich.bench.ts's range file) through the file
+// loader thread (FileTableLoader: read, parsed and built there, the table sent over).
 
 import { writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { FileTableLoader } from '../src/enrich/file-loader.js';
 import { IntelFeedSet } from '../src/enrich/intel/fetch.js';
 import type { IntelTable } from '../src/enrich/intel/intel.js';
 import { IntelFeedWorker } from '../src/enrich/intel/remote.js';
 import { rng } from '../test/helpers/rng.js';
+import { files as enrichFiles } from './enrich.bench.js';
 import type { BenchResult } from './harness.js';
 
 const N = 1_000_000;
@@ -113,6 +118,34 @@ export async function run(): Promise<BenchResult[]> {
     });
     // the worker first: the in-thread run leaves ~1 GB of garbage in this heap, whose collection
     // would otherwise land in the worker's measurement
+    {
+      const rdir = join(dir, 'ranges');
+      await mkdir(rdir);
+      enrichFiles(rdir, rng(7));
+      const loader = new FileTableLoader();
+      const files = [join(rdir, 'ranges.csv')];
+      await loader.load('ranges', files);
+      globalThis.gc?.();
+      let size = 0;
+      const r = await stallDuring(async (inUse) => {
+        const l = await loader.load('ranges', files);
+        size = l.ranges?.size ?? 0;
+        inUse();
+      });
+      await loader.stop();
+      out.push({
+        name: 'ranges reload 1 M (loader thread): longest main-thread stall',
+        value: r.maxGapMs,
+        unit: 'ms',
+        detail: `${size} ranges; monitorEventLoopDelay max ${r.loopDelayMaxMs.toFixed(1)} ms`,
+      });
+      out.push({
+        name: 'ranges reload 1 M (loader thread): until the new table is in use',
+        value: r.inUseMs,
+        unit: 'ms',
+      });
+      out.push({ name: 'ranges reload 1 M (loader thread): main thread busy', value: r.busyMs, unit: 'ms' });
+    }
     for (const kind of ['worker', 'in-thread'] as const) {
       const r = await reload(kind, dir, feed);
       const detail = `${r.size} indicators; monitorEventLoopDelay max ${r.loopDelayMaxMs.toFixed(1)} ms`;
