@@ -90,6 +90,41 @@ test('the table built in the worker equals the one IntelFeedSet builds in-thread
   assert.equal(remote.workersStarted, 2);
 });
 
+test("a STIX feed crosses from the worker with every indicator's source (packed, not a cloned Map)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fw-intel-stix-'));
+  const feed = join(dir, 'bundle.json');
+  const objects = Array.from({ length: 3000 }, (_, i) => ({
+    type: 'indicator',
+    spec_version: '2.1',
+    id: `indicator--00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`,
+    created: '2024-01-01T00:00:00.000Z',
+    modified: '2024-01-01T00:00:00.000Z',
+    pattern: `[ipv4-addr:value = '198.51.${i >> 8}.${i & 255}']`,
+    pattern_type: 'stix',
+    valid_from: '2024-01-01T00:00:00Z',
+  }));
+  writeFileSync(feed, JSON.stringify({ type: 'bundle', id: 'bundle--1', objects }));
+  const specs = [{ name: 'stix', format: 'stix' as const, location: feed }];
+  const local = new IntelFeedSet(specs, { cacheDir: join(dir, 'c1') });
+  const remote = new IntelFeedWorker(specs, { cacheDir: join(dir, 'c2'), sliceMs: 1 });
+  try {
+    let a: IntelTable | undefined;
+    let b: IntelTable | undefined;
+    await local.refreshDue(0, (t) => {
+      a = t;
+    });
+    await remote.refreshDue(0, (t) => {
+      b = t;
+    });
+    assert.ok(a && b);
+    assert.equal(b.size, 3000);
+    assert.equal(b.entrySourceText.size, 3000);
+    assert.deepEqual(plain(b), plain(a));
+  } finally {
+    await remote.stop();
+  }
+});
+
 test('a feed that fails in the worker keeps the last good table and says why', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fw-intel-worker-'));
   const feed = join(dir, 'feed.txt');
