@@ -60,6 +60,7 @@ export interface AgentStats {
   droppedBatches: number;
   droppedFlows: number;
   rejectedFlows: number;
+  /** 1 once the capture stream could not be read on (the agent then fails and tcpdump is stopped). */
   captureErrors: number;
   /** Flows lost because their batch could not be written to the spool. */
   spoolErrors: number;
@@ -82,7 +83,7 @@ export class Agent {
   private captureErrors = 0;
   private spoolErrors = 0;
   private lostFlows = 0;
-  /** Resolves when capture ended on its own (tcpdump exited): the reason; never on stop(). */
+  /** Resolves when capture ended on its own (tcpdump exited, its stream corrupt): the reason; never on stop(). */
   readonly failed: Promise<string>;
   private fail: (why: string) => void = () => {};
 
@@ -103,7 +104,10 @@ export class Agent {
     return this.tcpdump?.pid;
   }
 
-  /** Resolves once tcpdump is capturing. */
+  /**
+   * Resolves once tcpdump is capturing; then the shipper starts. Rejects if capture cannot start
+   * (tcpdump missing, no permission, bad interface or filter), leaving nothing running.
+   */
   async start(): Promise<void> {
     const o = this.opts;
     this.identity = { ...o.identity };
@@ -126,10 +130,17 @@ export class Agent {
       onError: (what) => o.log.debug(what),
     });
     this.reader = new PcapStreamReader(this.meter);
-    this.shipper.start();
+    try {
+      await this.startCapture();
+    } catch (e) {
+      // tcpdump may still be up (it failed in a way that left it running): nothing outlives start().
+      const p = this.tcpdump;
+      if (p && p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+      throw e;
+    }
     if (this.spool.batches > 0)
       o.log.info({ batches: this.spool.batches, bytes: this.spool.bytes }, 'spooled batches from an earlier run');
-    await this.startCapture();
+    this.shipper.start();
     this.timer = setInterval(() => this.tick(Date.now()), o.shipIntervalMs ?? 1000);
   }
 
@@ -142,9 +153,17 @@ export class Agent {
     this.tcpdump = proc;
     this.tcpdumpExit = new Promise((r) => proc.once('close', (code) => r(code)));
     const reader = this.reader as PcapStreamReader;
+    // A stream the reader cannot follow any more (it parses nothing after the error) would leave
+    // the agent running and metering nothing: it fails the agent and tcpdump is stopped.
+    let corrupt: string | undefined;
     proc.stdout?.on('data', (chunk: Buffer) => {
+      if (corrupt !== undefined) return;
       reader.push(chunk);
-      if (reader.error !== undefined && this.captureErrors++ === 0) o.log.error(`capture stream: ${reader.error}`);
+      if (reader.error === undefined) return;
+      corrupt = `capture stream: ${reader.error}`;
+      this.captureErrors++;
+      proc.kill('SIGTERM');
+      this.fail(corrupt);
     });
     let stderr = '';
     await new Promise<void>((resolve, reject) => {
@@ -154,11 +173,12 @@ export class Agent {
         if (stderr.includes('listening on')) resolve();
       });
       proc.once('close', (code) =>
-        reject(new Error(`tcpdump exited (${code}): ${stderr.trim().split('\n').slice(-2).join(' / ')}`)),
+        reject(new Error(corrupt ?? `tcpdump exited (${code}): ${stderr.trim().split('\n').slice(-2).join(' / ')}`)),
       );
     });
     void this.tcpdumpExit.then((code) => {
-      if (!this.stopping) this.fail(`tcpdump exited (${code}): ${stderr.trim().split('\n').slice(-1)[0] ?? ''}`);
+      if (!this.stopping)
+        this.fail(corrupt ?? `tcpdump exited (${code}): ${stderr.trim().split('\n').slice(-1)[0] ?? ''}`);
     });
   }
 
