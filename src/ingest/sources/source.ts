@@ -19,6 +19,11 @@
 // objects are assumed append-only, which holds for Azure and for AWS (which never rewrites a
 // delivered object). Reading only the new blocks would save the re-read; not done yet.
 //
+// IDS alerts (Suricata eve.json) are not rows: the checkpoint counts them apart (`alerts`, the
+// object's alerts committed, in parse order), so a grown eve.json stores only its new alerts, even
+// when it grew by alerts alone. Checkpoints written before that column existed have it NULL: all
+// the alerts such an object holds at its next read are taken as stored.
+//
 // Row accounting: the source has its own IngestPipeline; every batch it hands to the store carries
 // (in `handedEnd`) the cumulative number of parsed rows through it, and `appendedRows` moves to
 // that number when the store's append resolves. The hook runs inside commit(), which the store
@@ -33,6 +38,7 @@ import { FlowBatch } from '../../pipeline/flow-batch.js';
 import { IngestPipeline } from '../../pipeline/ingest.js';
 import { type BatchSink, CollectingSink } from '../../pipeline/sink.js';
 import type { CommitHook, FlowStore } from '../../store/store.js';
+import type { IdsAlert } from '../suricata/eve.js';
 import { type LogFormat, parseLogObject } from './parse.js';
 
 /** One object as a lister sees it. */
@@ -111,6 +117,8 @@ interface Checkpoint {
   version: string;
   size: number;
   rows: number;
+  /** IDS alerts of the object committed; null in a checkpoint written before alerts were counted. */
+  alerts: number | null;
   done: boolean;
 }
 
@@ -123,10 +131,21 @@ interface InFlight {
   /** Cumulative parsed-row numbers of this object's first row and one past its last. */
   start: number;
   end: number;
+  /** IDS alerts committed before this read (null: a checkpoint from before they were counted). */
+  alertsBase: number | null;
+  /** Alerts of the object once this read's new alerts are committed. */
+  alerts: number;
+  /** This read's new alerts are queued in the store before any commit that starts from now on. */
+  alertsIn: boolean;
 }
 
+/** An empty batch: appending it orders nothing but a point in the store's sequence of operations. */
+const FENCE = new FlowBatch(1);
+
 const TABLE = 'source_checkpoints';
-const DDL = `CREATE TABLE IF NOT EXISTS ${TABLE} (source VARCHAR, key VARCHAR, version VARCHAR, size BIGINT, rows BIGINT, done BOOLEAN, updated_ms BIGINT, PRIMARY KEY (source, key))`;
+const DDL = `CREATE TABLE IF NOT EXISTS ${TABLE} (source VARCHAR, key VARCHAR, version VARCHAR, size BIGINT, rows BIGINT, done BOOLEAN, updated_ms BIGINT, alerts BIGINT, PRIMARY KEY (source, key))`;
+/** Data directories made before alerts were counted: the column is added, NULL in their rows. */
+const MIGRATE = `ALTER TABLE ${TABLE} ADD COLUMN IF NOT EXISTS alerts BIGINT`;
 /** Commit at least this often while objects keep coming. */
 const COMMIT_ROWS = 200_000;
 const COMMIT_MS = 1000;
@@ -261,7 +280,7 @@ export class LogSource {
         continue;
       }
       if (this.inflight.some((f) => f.key === o.key)) continue; // read, not yet committed
-      await this.readObject(o, cp?.rows ?? 0);
+      await this.readObject(o, cp);
       if (this.pipeline.backlogFull) await this.pipeline.whenDrained();
       if (
         this.parsedRows - rowsAtCommit >= (this.opts.commitRows ?? COMMIT_ROWS) ||
@@ -278,7 +297,10 @@ export class LogSource {
     return this.stats;
   }
 
-  private async readObject(o: LogObjectInfo, skipRows: number): Promise<void> {
+  private async readObject(o: LogObjectInfo, cp: Checkpoint | undefined): Promise<void> {
+    const skipRows = cp?.rows ?? 0;
+    // Alerts are counted apart from rows: an eve.json can grow by alerts alone.
+    const alertsBase = cp === undefined ? 0 : cp.alerts;
     let bytes: Uint8Array;
     try {
       bytes = await this.opts.lister.read(o);
@@ -301,6 +323,9 @@ export class LogSource {
       base: Math.max(skipRows, 0),
       start,
       end: Number.POSITIVE_INFINITY,
+      alertsBase,
+      alerts: alertsBase ?? 0,
+      alertsIn: true,
     };
     this.inflight.push(f);
     let touched = false;
@@ -316,9 +341,6 @@ export class LogSource {
       if (skipRows === 0) {
         r = await parseLogObject(o.key, bytes, received, sink, this.opts.format);
         produced = r.flows;
-        // IDS alerts go with the next commit, as the object's first rows do; a resumed object had
-        // its alerts committed with its first rows.
-        if (r.alerts?.length) this.opts.store.appendIdsAlerts(r.alerts);
       } else {
         // Parsing is deterministic: the same bytes (or a grown object's prefix) give the same rows in
         // the same order, so the first `skipRows` are the ones already committed.
@@ -355,6 +377,7 @@ export class LogSource {
     }
     this.parsedRows += produced;
     f.end = this.parsedRows;
+    this.queueAlerts(o.key, f, r.alerts ?? []);
     this.stats.objects++;
     this.stats.records += r.records;
     this.stats.flows += produced;
@@ -371,6 +394,38 @@ export class LogSource {
     });
   }
 
+  /**
+   * The object's alerts not committed before (in parse order, as its rows: those of a grown
+   * eve.json follow the ones already stored) go with the next commit. The store drains its queued
+   * alerts at the start of a commit, so a commit already running may hold none of them; an empty
+   * append queued behind them marks the point after which every commit does, and until it is
+   * reached the checkpoint keeps the old alert count and the object is not done.
+   */
+  private queueAlerts(key: string, f: InFlight, alerts: readonly IdsAlert[]): void {
+    if (f.alertsBase === null) {
+      // Checkpointed before alerts were counted: those of the object's first read were stored with
+      // its first rows, how many is unknown; all the alerts it has now are taken as stored.
+      f.alertsBase = f.alerts = alerts.length;
+      return;
+    }
+    if (alerts.length < f.alertsBase) {
+      this.report(
+        `${key}: now ${alerts.length} alerts, ${f.alertsBase} were stored before (object rewritten?); none re-read`,
+      );
+      return;
+    }
+    if (alerts.length === f.alertsBase) return;
+    this.opts.store.appendIdsAlerts(alerts.slice(f.alertsBase));
+    f.alerts = alerts.length;
+    f.alertsIn = false;
+    this.opts.store.append(FENCE).then(
+      () => {
+        f.alertsIn = true;
+      },
+      () => {},
+    );
+  }
+
   private async load(): Promise<void> {
     this.loading = true;
     await this.opts.store.flush();
@@ -381,12 +436,16 @@ export class LogSource {
   private async writeCheckpoints(run: Parameters<CommitHook['write']>[0]): Promise<void> {
     if (this.loading) {
       await run(DDL);
-      const rows = await run(`SELECT key, version, size, rows, done FROM ${TABLE} WHERE source = $1`, [this.opts.name]);
-      for (const [key, version, size, nrows, done] of rows)
+      await run(MIGRATE);
+      const rows = await run(`SELECT key, version, size, rows, done, alerts FROM ${TABLE} WHERE source = $1`, [
+        this.opts.name,
+      ]);
+      for (const [key, version, size, nrows, done, alerts] of rows)
         this.committed.set(String(key), {
           version: String(version),
           size: Number(size),
           rows: Number(nrows),
+          alerts: alerts === null ? null : Number(alerts),
           done: done === true,
         });
       this.loading = false;
@@ -397,18 +456,23 @@ export class LogSource {
     const ms = this.now();
     for (const f of this.inflight) {
       const inStore = Math.max(0, Math.min(appended, f.end) - f.start);
-      const done = appended >= f.end;
+      const done = appended >= f.end && f.alertsIn;
       const rows = f.base + inStore;
-      await run(`INSERT OR REPLACE INTO ${TABLE} VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
-        this.opts.name,
-        f.key,
-        f.version,
-        BigInt(f.size),
-        BigInt(rows),
-        done,
-        BigInt(ms),
-      ]);
-      this.committed.set(f.key, { version: f.version, size: f.size, rows, done });
+      const alerts = f.alertsIn ? f.alerts : f.alertsBase;
+      await run(
+        `INSERT OR REPLACE INTO ${TABLE} (source, key, version, size, rows, done, updated_ms, alerts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [
+          this.opts.name,
+          f.key,
+          f.version,
+          BigInt(f.size),
+          BigInt(rows),
+          done,
+          BigInt(ms),
+          alerts === null ? null : BigInt(alerts),
+        ],
+      );
+      this.committed.set(f.key, { version: f.version, size: f.size, rows, alerts, done });
       if (!done) keep.push(f);
       else this.doneUncounted++;
     }
