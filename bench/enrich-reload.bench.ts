@@ -84,7 +84,7 @@ async function stallDuring(work: (onTable: () => void) => Promise<unknown>) {
 async function reload(kind: 'in-thread' | 'worker', dir: string, feed: string) {
   const specs = [{ name: 'bench', format: 'list' as const, location: feed }];
   const cacheDir = join(dir, `cache-${kind}`);
-  const loader: Loader & { stop(): unknown } =
+  const loader: Loader & { stop?(): unknown } =
     kind === 'worker' ? new IntelFeedWorker(specs, { cacheDir }) : new IntelFeedSet(specs, { cacheDir });
   writeFileSync(feed, intelFeedText(N, 1));
   const t0 = Date.now();
@@ -99,7 +99,7 @@ async function reload(kind: 'in-thread' | 'worker', dir: string, feed: string) {
       inUse();
     }),
   );
-  await loader.stop();
+  await loader.stop?.();
   return { ...r, size };
 }
 

@@ -10,8 +10,9 @@
 // and hands it to whoever swaps it in. Indicators are not kept between refreshes (see FeedFetcher).
 
 import { Buffer } from 'node:buffer';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../util/atomic-file.js';
 import { EnrichSourceError } from '../source-error.js';
 import {
   type FeedFormat,
@@ -236,8 +237,8 @@ export class FeedFetcher {
     const body = events === undefined ? text : JSON.stringify({ manifest: text, events });
     // write-then-rename, body before meta: a crash mid-write leaves the previous good copy (or a
     // new body under the old meta, which a conditional GET only refreshes), never half a feed
-    await writeAtomic(this.cachePath('body'), body);
-    await writeAtomic(this.cachePath('meta.json'), JSON.stringify(meta));
+    await writeFileAtomic(this.cachePath('body'), body);
+    await writeFileAtomic(this.cachePath('meta.json'), JSON.stringify(meta));
     this.meta = meta;
     this.fresh = result;
     // handed over by take(): from now on a failure keeps this copy rather than falls back to it
@@ -298,30 +299,29 @@ function eventLocation(manifest: string, uuid: string): string {
   return `${slash < 0 ? '' : manifest.slice(0, slash + 1)}${uuid}.json`;
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
+/** Feed names key the on-disk copies and the reports: two feeds of one name are refused. */
+export function checkFeedNames(specs: readonly FeedSpec[]): void {
+  const names = new Set<string>();
+  for (const s of specs) {
+    if (names.has(s.name)) throw new EnrichSourceError(s.location, undefined, `feed name ${s.name} used twice`);
+    names.add(s.name);
+  }
 }
 
 /**
  * All configured feeds and the table built from them. `refreshDue()` refreshes the feeds whose
- * interval has passed and rebuilds the table when one changed; `start()` runs it on a timer.
+ * interval has passed and rebuilds the table when one changed. It runs in the intel loader thread
+ * (worker.ts, driven by IntelFeedWorker), and in-thread for tests and the reload benchmark.
  */
 export class IntelFeedSet {
   readonly fetchers: FeedFetcher[];
   private current: IntelTable | null = null;
   private readonly nextDue: number[];
-  private timer: NodeJS.Timeout | null = null;
   private running: Promise<RefreshReport[]> | null = null;
 
   /** `inUse`: the caller already has a table with every feed's last good copy (a new loader thread). */
   constructor(specs: readonly FeedSpec[], opts: FetchOptions, inUse = false) {
-    const names = new Set<string>();
-    for (const s of specs) {
-      if (names.has(s.name)) throw new EnrichSourceError(s.location, undefined, `feed name ${s.name} used twice`);
-      names.add(s.name);
-    }
+    checkFeedNames(specs);
     this.fetchers = specs.map((s) => new FeedFetcher(s, opts));
     for (const f of this.fetchers) f.inUse = inUse;
     this.nextDue = specs.map(() => 0);
@@ -399,28 +399,5 @@ export class IntelFeedSet {
     const table = buildIntelTable(all);
     for (const f of this.fetchers) f.inUse = true;
     return { reports, table };
-  }
-
-  /** Refresh now and then every `tickMs` (default 10 s) for the feeds that are due. */
-  start(
-    onTable: (t: IntelTable, reports: RefreshReport[]) => void,
-    onReports?: (r: RefreshReport[]) => void,
-    tickMs = 10_000,
-  ): void {
-    if (this.timer !== null) return;
-    const tick = () => {
-      this.refreshDue(Date.now(), onTable).then(
-        (r) => onReports?.(r),
-        () => {},
-      );
-    };
-    tick();
-    this.timer = setInterval(tick, tickMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
   }
 }

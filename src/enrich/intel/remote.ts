@@ -24,8 +24,7 @@
 import { Buffer } from 'node:buffer';
 import { setImmediate as yieldNow } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import { EnrichSourceError } from '../source-error.js';
-import type { FeedSpec, FetchOptions, RefreshReport } from './fetch.js';
+import { checkFeedNames, type FeedSpec, type FetchOptions, type RefreshReport } from './fetch.js';
 import { buildIntelTable, IntelTable, type IntelTableParts } from './intel.js';
 
 /** Group kinds (intel.ts): the domain groups start at groupKindStart[4], URL-host groups at [5]. */
@@ -276,11 +275,7 @@ export class IntelFeedWorker {
     readonly specs: readonly FeedSpec[],
     private readonly opts: IntelFeedWorkerOptions,
   ) {
-    const names = new Set<string>();
-    for (const s of specs) {
-      if (names.has(s.name)) throw new EnrichSourceError(s.location, undefined, `feed name ${s.name} used twice`);
-      names.add(s.name);
-    }
+    checkFeedNames(specs);
     this.nextDue = specs.map(() => 0);
   }
 

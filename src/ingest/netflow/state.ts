@@ -2,44 +2,21 @@
 // the middle of a save leaves the previous good state, read defensively so that a corrupt file
 // costs a template refresh, not the collector.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFileSync, renameSync, statSync } from 'node:fs';
+import { writeFileAtomic, writeFileAtomicSync } from '../../util/atomic-file.js';
 import { checkDecoderState, type DecoderState } from './decoder-state.js';
 
 /** A state file larger than this is refused (100 000 templates of ~40 fields fit well under it). */
 export const MAX_STATE_FILE_BYTES = 64 * 1024 * 1024;
 
-/**
- * Write `state` to `file` atomically: a temp file in the same directory (so the rename stays on one
- * file system), fsync, rename over the old file, fsync the directory so the rename itself is
- * durable. One process owns the file (the data directory's owner), so the temp name is fixed.
- */
+/** Write `state` to `file` atomically and durably (util/atomic-file.ts). */
 export async function saveDecoderState(file: string, state: DecoderState): Promise<void> {
-  const tmp = `${file}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(JSON.stringify(state));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
-  await syncDir(dirname(file));
+  await writeFileAtomic(file, JSON.stringify(state));
 }
 
 /** The same, synchronously: for a last save on the way out of the process. */
 export function saveDecoderStateSync(file: string, state: DecoderState): void {
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, JSON.stringify(state));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  syncDirSync(dirname(file));
+  writeFileAtomicSync(file, JSON.stringify(state));
 }
 
 /**
@@ -84,27 +61,4 @@ function corrupt(file: string, why: string, onError: (m: string) => void, moveAs
   }
   onError(`decoder state ${file} is unusable: ${why}${kept}; starting without saved templates`);
   return null;
-}
-
-async function syncDir(dir: string): Promise<void> {
-  // Directories cannot be fsynced on every platform (Windows): the rename is then as durable as the OS makes it.
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {}
-}
-
-function syncDirSync(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {}
 }
