@@ -149,9 +149,12 @@ export function httpRequestHost(buf: Uint8Array, off: number, end: number): stri
  * QUIC long-header Initial packet (RFC 9000 §17.2.2) with a known version: header form and fixed
  * bits set, packet type 0 (v1) — or 1 for QUIC v2 (RFC 9369 §3.2) — and plausible connection id
  * lengths. The SNI inside is encrypted with keys derived from the DCID; it is not decrypted here.
+ * `datagramLen` is the UDP payload length the datagram declares: a capture cut by its snap length
+ * (the agent's 256 bytes) holds only the first bytes, which are all this reads.
  */
-export function isQuicInitial(buf: Uint8Array, off: number, end: number): boolean {
-  if (end - off < 1200) return false; // a client Initial is padded to ≥ 1200 bytes (§14.1)
+export function isQuicInitial(buf: Uint8Array, off: number, end: number, datagramLen = end - off): boolean {
+  if (datagramLen < 1200) return false; // a client Initial's datagram is padded to ≥ 1200 bytes (§14.1)
+  if (end - off < 6) return false; // first byte, version, DCID length
   const b = buf[off];
   if ((b & 0xc0) !== 0xc0) return false;
   const version = ((buf[off + 1] << 24) | (buf[off + 2] << 16) | (buf[off + 3] << 8) | buf[off + 4]) >>> 0;

@@ -187,6 +187,8 @@ export class FlowMeter implements FrameVisitor {
   private pMacD = -1;
   private pPayOff = 0;
   private pPayEnd = 0;
+  /** UDP payload length the datagram declares (its UDP length - 8); more than captured when the snap length cut it. */
+  private pPayLen = 0;
 
   constructor(opts: MeterOptions) {
     this.sink = opts.sink;
@@ -422,6 +424,7 @@ export class FlowMeter implements FrameVisitor {
     this.pIcmp = 0;
     this.pPayOff = 0;
     this.pPayEnd = 0;
+    this.pPayLen = 0;
     if (fragLater) {
       this.stats.fragments++;
       const s = this.fragSlot(proto, fragId);
@@ -448,6 +451,10 @@ export class FlowMeter implements FrameVisitor {
       const ulen = (buf[l4 + 4] << 8) | buf[l4 + 5];
       this.pPayOff = l4 + 8;
       this.pPayEnd = ulen >= 8 && l4 + ulen <= ipEnd ? l4 + ulen : ipEnd;
+      // Declared, not captured: the UDP length, bounded by the IP header's length (UDP length 0 is
+      // an IPv6 jumbogram, RFC 2675 §4: the IP length then).
+      const ipPay = this.pIpLen - (l4 - off) - 8;
+      this.pPayLen = ulen >= 8 ? Math.min(ulen - 8, ipPay) : ipPay;
     } else if (proto === 1 || proto === 58) {
       if (ipEnd - l4 < 2) return this.bad() >= 0;
       this.pIcmp = 1;
@@ -623,7 +630,7 @@ export class FlowMeter implements FrameVisitor {
       ) {
         this.app[f] = APP_SSH; // identification string "SSH-protoversion-..." (RFC 4253 §4.2), either side
       }
-    } else if (proto === 17 && isQuicInitial(buf, off, end)) {
+    } else if (proto === 17 && isQuicInitial(buf, off, end, this.pPayLen)) {
       this.app[f] = APP_QUIC;
     }
   }
