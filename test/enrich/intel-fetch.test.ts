@@ -82,6 +82,31 @@ test('HTTP feed: ETag, 304, 500, changed body, cache at restart, broken body', a
   }
 });
 
+test('MISP: the events of one feed together are held to its byte limit', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'intel-misp-cap-'));
+  try {
+    const ids = Array.from({ length: 5 }, (_, i) => `5c0f1fa6-3e4c-4a1b-9a8f-8c0a3f8e3b0${i}`);
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(Object.fromEntries(ids.map((u) => [u, { info: 'x' }]))));
+    for (const uuid of ids) {
+      const attrs = Array.from({ length: 40 }, (_, k) => ({ type: 'ip-dst', value: `192.0.2.${k}`, to_ids: true }));
+      writeFileSync(
+        join(dir, `${uuid}.json`),
+        JSON.stringify({ Event: { uuid, threat_level_id: '1', Attribute: attrs } }),
+      );
+    }
+    // each event (~2.5 kB) is under the limit, the five together are not
+    const f = new FeedFetcher(
+      { name: 'misp', format: 'misp', location: join(dir, 'manifest.json') },
+      { cacheDir: dir, maxBytes: 8000 },
+    );
+    const r = await f.refresh();
+    assert.equal(r.status, 'failed');
+    assert.match(r.error ?? '', /events together are over the 8000-byte limit/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('file feeds: MISP feed directory (manifest + events), reread only when the file changes', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'intel-misp-'));
   try {

@@ -181,13 +181,8 @@ export class FeedFetcher {
     const stamp = `${st.size}:${st.mtimeMs}`;
     if (this.meta !== null && stamp === this.meta.stamp) return false;
     const text = await readFile(loc, 'utf8');
-    let events: Record<string, string> | undefined;
-    if (this.spec.format === 'misp') {
-      events = {};
-      for (const uuid of parseMispManifest(text, loc)) {
-        events[uuid] = await readFile(eventLocation(loc, uuid), 'utf8');
-      }
-    }
+    const events =
+      this.spec.format === 'misp' ? await this.mispEvents(text, loc, (at) => readFile(at, 'utf8')) : undefined;
     // a copy of a local file too: the file may be broken or gone when a rebuild needs it again
     await this.accept(this.parse(text, loc, events), text, events, { location: loc, fetchedAt: Date.now(), stamp });
     return true;
@@ -206,15 +201,14 @@ export class FeedFetcher {
       return false;
     }
     const text = res.body;
-    let events: Record<string, string> | undefined;
-    if (this.spec.format === 'misp') {
-      events = {};
-      for (const uuid of parseMispManifest(text, loc)) {
-        const ev = await this.get(eventLocation(loc, uuid), {});
-        if (ev.status !== 200) throw new Error(`${eventLocation(loc, uuid)}: HTTP ${ev.status}`);
-        events[uuid] = ev.body;
-      }
-    }
+    const events =
+      this.spec.format === 'misp'
+        ? await this.mispEvents(text, loc, async (at) => {
+            const ev = await this.get(at, {});
+            if (ev.status !== 200) throw new Error(`${at}: HTTP ${ev.status}`);
+            return ev.body;
+          })
+        : undefined;
     // parse before anything is replaced: a broken body must not displace the last good copy
     const result = this.parse(text, loc, events);
     const meta: CacheMeta = { location: loc, fetchedAt: Date.now() };
@@ -222,6 +216,33 @@ export class FeedFetcher {
     if (res.lastModified !== null) meta.lastModified = res.lastModified;
     await this.accept(result, text, events, meta);
     return true;
+  }
+
+  /**
+   * The events a MISP manifest lists, read one after another beside it. The feed as a whole (the
+   * manifest and its events) is held to maxBytes and MAX_MISP_EVENTS: each request is limited on
+   * its own, but a manifest can list any number of events.
+   */
+  private async mispEvents(
+    manifest: string,
+    loc: string,
+    read: (at: string) => Promise<string>,
+  ): Promise<Record<string, string>> {
+    const uuids = parseMispManifest(manifest, loc);
+    if (uuids.length > MAX_MISP_EVENTS) {
+      throw new Error(`${loc}: ${uuids.length} events listed, over the limit of ${MAX_MISP_EVENTS}`);
+    }
+    const events: Record<string, string> = {};
+    let bytes = manifest.length;
+    for (const uuid of uuids) {
+      const at = eventLocation(loc, uuid);
+      const body = await read(at);
+      bytes += body.length;
+      if (bytes > this.maxBytes)
+        throw new Error(`${at}: the feed's events together are over the ${this.maxBytes}-byte limit`);
+      events[uuid] = body;
+    }
+    return events;
   }
 
   /** A parsed body becomes the last good copy: kept on disk, its indicators until take(). */
@@ -293,6 +314,9 @@ export class FeedFetcher {
     }
   }
 }
+
+/** Events one MISP feed may list (a manifest is one JSON object: hostile ones can list millions). */
+export const MAX_MISP_EVENTS = 100_000;
 
 function eventLocation(manifest: string, uuid: string): string {
   const slash = manifest.lastIndexOf('/');
