@@ -16,14 +16,12 @@ import { defaultConfig, loadConfig } from '../config/config.js';
 import { Enrichment } from '../enrich/manager.js';
 import type { EnrichSettings } from '../enrich/settings.js';
 import { DirectoryLister } from '../ingest/sources/directory.js';
-import type { LogFormat } from '../ingest/sources/parse.js';
+import { asLogFormat, LOG_FORMATS, type LogFormat } from '../ingest/sources/parse.js';
 import { type LogObjectInfo, LogSource, type ObjectLister } from '../ingest/sources/source.js';
 import { ExporterCounters } from '../pipeline/counters.js';
 import { ExporterPolicy, type ExporterSetting } from '../pipeline/exporter-policy.js';
 import { openStore } from '../store/duckdb/index.js';
 import { parseDuration } from '../util/units.js';
-
-export const LOG_FORMATS: readonly LogFormat[] = ['aws-vpc', 'aws-parquet', 'azure', 'gcp', 'oci', 'zeek'];
 
 /** A command line that cannot work (bad location, missing credentials): exit status 2. */
 export class SourceUsageError extends Error {}
@@ -147,8 +145,8 @@ export async function sourceImportCommand(values: Record<string, unknown>, posit
   if (positionals.length !== 1)
     throw new SourceUsageError('import: --watch and s3:// or azblob:// take one location (a directory with --watch)');
   const str = (k: string) => values[k] as string | undefined;
-  const format = str('format') as LogFormat | undefined;
-  if (format !== undefined && !LOG_FORMATS.includes(format))
+  const format = asLogFormat(str('format'));
+  if (str('format') !== undefined && format === undefined)
     throw new SourceUsageError(`import --format: for logs one of ${LOG_FORMATS.join(', ')}`);
   const duration = (k: string) => {
     const v = str(k);

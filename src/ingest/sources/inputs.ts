@@ -10,7 +10,7 @@ import type { FlowBatch } from '../../pipeline/flow-batch.js';
 import type { FlowStore } from '../../store/store.js';
 import { AzureBlobLister } from './azure-blob.js';
 import { DirectoryLister } from './directory.js';
-import type { LogFormat } from './parse.js';
+import { asLogFormat, LOG_FORMATS, type LogFormat } from './parse.js';
 import { S3Lister } from './s3.js';
 import { LogSource, type ObjectLister } from './source.js';
 
@@ -22,7 +22,6 @@ export interface InputSetting {
   options: Record<string, string | number | boolean>;
 }
 
-const FORMATS: readonly LogFormat[] = ['aws-vpc', 'aws-parquet', 'azure', 'gcp', 'oci', 'zeek'];
 const KEYS: Record<InputSetting['type'], Record<string, 'string' | 'number' | 'boolean'>> = {
   dir: { path: 'string', settle: 'number' },
   s3: {
@@ -59,8 +58,9 @@ export function parseInputSetting(item: unknown, key: string): InputSetting {
   for (const [k, v] of Object.entries(o)) {
     if (k === 'name' || k === 'type') continue;
     if (k === 'format') {
-      if (!FORMATS.includes(v as LogFormat)) throw new Error(`${key}.format: expected one of ${FORMATS.join(', ')}`);
-      out.format = v as LogFormat;
+      const format = asLogFormat(v);
+      if (format === undefined) throw new Error(`${key}.format: expected one of ${LOG_FORMATS.join(', ')}`);
+      out.format = format;
     } else if (k === 'poll_interval') {
       if (typeof v !== 'number' || !(v > 0)) throw new Error(`${key}.poll_interval: expected milliseconds > 0`);
       out.pollMs = v;

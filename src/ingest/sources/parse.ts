@@ -12,7 +12,17 @@ import { detectFormat, gunzip, type ImportFormat, isGzip } from '../detect.js';
 import { type IdsAlert, parseSuricataEve } from '../suricata/eve.js';
 import { parseZeekLogs } from '../zeek/logs.js';
 
-export type LogFormat = Exclude<ImportFormat, 'pcap' | 'meter'> | 'aws-parquet';
+/** The formats a log object can be read as (`inputs[].format`, `import --format` with a location). */
+export const LOG_FORMATS = ['aws-vpc', 'aws-parquet', 'azure', 'gcp', 'oci', 'zeek', 'suricata'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+/** Every log format `flowwatch import` recognises is in LOG_FORMATS (a compile-time check). */
+const everyImportLogFormat: Exclude<ImportFormat, 'pcap' | 'meter'> extends LogFormat ? true : never = true;
+void everyImportLogFormat;
+
+/** A LOG_FORMATS member, or undefined. */
+export function asLogFormat(v: unknown): LogFormat | undefined {
+  return (LOG_FORMATS as readonly unknown[]).includes(v) ? (v as LogFormat) : undefined;
+}
 
 export interface LogObjectParseResult {
   /** null when the format was not recognised (or is not a log format). */
