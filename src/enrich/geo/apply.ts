@@ -18,45 +18,40 @@ import { type GeoTable, isGlobal4, isGlobal6, lookup4, lookup6 } from './table.j
 
 export type GeoSource = GeoTable | MmdbGeo;
 
-/** Scratch of one table: resolved values per row and the per-batch code caches. */
+/** Scratch of one table: the per-batch code caches, and MaxMind's answers per distinct address. */
 interface Scratch {
-  res: Uint32Array; // 3 per row: country index, asn, org index
   gen: number;
   // [src_country, dst_country, src_as_name, dst_as_name]: stamp and code per name index
   stamp: Uint32Array[];
   code: Uint32Array[];
   v4Seen: Map<number, number>;
   v6Seen: Map<string, number>;
-  mres: Uint32Array; // MaxMind: 3 per distinct address of the batch
+  mres: Uint32Array; // MaxMind: 3 per distinct address of the batch side (country, asn, org)
+  distinct: number;
+  /** The code caches were replaced (MaxMind interned names past their size): re-read them. */
+  grew: boolean;
 }
 
 // Scratch is kept beside (not inside) the table: the table is shared and never changes; applyGeo
 // is synchronous, so one scratch per table is never used by two batches at once.
 const scratches = new WeakMap<GeoSource, Scratch>();
 
-function scratchFor(t: GeoSource, rows: number): Scratch {
+function scratchFor(t: GeoSource): Scratch {
   let s = scratches.get(t);
   if (!s) {
     s = {
-      res: new Uint32Array(0),
       gen: 0,
       stamp: [new Uint32Array(16), new Uint32Array(16), new Uint32Array(16), new Uint32Array(16)],
       code: [new Uint32Array(16), new Uint32Array(16), new Uint32Array(16), new Uint32Array(16)],
       v4Seen: new Map(),
       v6Seen: new Map(),
       mres: new Uint32Array(3 * 1024),
+      distinct: 0,
+      grew: false,
     };
     scratches.set(t, s);
   }
-  if (s.res.length < rows * 3) s.res = new Uint32Array(rows * 3);
-  const names = [t.countries.length, t.countries.length, t.orgs.length, t.orgs.length];
-  for (let i = 0; i < 4; i++) {
-    if (s.stamp[i].length < names[i]) {
-      const len = Math.max(names[i], s.stamp[i].length * 2);
-      s.stamp[i] = new Uint32Array(len);
-      s.code[i] = new Uint32Array(len);
-    }
-  }
+  fitCaches(t, s);
   s.gen++;
   if (s.gen === 0xffffffff) {
     for (const a of s.stamp) a.fill(0);
@@ -65,37 +60,36 @@ function scratchFor(t: GeoSource, rows: number): Scratch {
   return s;
 }
 
+/** Code caches at least as long as the table's name lists (MaxMind's grow as addresses are met). */
+function fitCaches(t: GeoSource, s: Scratch): void {
+  for (let i = 0; i < 4; i++) {
+    const need = i < 2 ? t.countries.length : t.orgs.length;
+    if (s.stamp[i].length >= need) continue;
+    const len = Math.max(need, s.stamp[i].length * 2);
+    const st = new Uint32Array(len);
+    st.set(s.stamp[i]);
+    const co = new Uint32Array(len);
+    co.set(s.code[i]);
+    s.stamp[i] = st;
+    s.code[i] = co;
+    s.grew = true;
+  }
+}
+
 /** Fill country/asn/as_name of both sides of every row that lacks them. Never throws on row data. */
 export function applyGeo(t: GeoSource, batch: FlowBatch): void {
   const n = batch.length;
   if (n === 0) return;
-  const s = scratchFor(t, n);
+  const s = scratchFor(t);
   side(t, batch, s, C.src_addr, C.src_country, C.src_asn, C.src_as_name, 0);
   side(t, batch, s, C.dst_addr, C.dst_country, C.dst_asn, C.dst_as_name, 1);
 }
 
+// One pass per side: look up and write. Only the lookup depends on the kind of table (the test is
+// the same for every row): an interval of the range table and its record, or MaxMind's answer for
+// the address, looked up once per distinct address of the batch side.
 function side(
   t: GeoSource,
-  b: FlowBatch,
-  s: Scratch,
-  addrCol: number,
-  cCol: number,
-  aCol: number,
-  nCol: number,
-  which: 0 | 1,
-): void {
-  if (t.kind === 'ranges') {
-    sideRanges(t, b, s, addrCol, cCol, aCol, nCol, which);
-    return;
-  }
-  resolveMmdb(t, b, s, addrCol, cCol, aCol, nCol);
-  write(t, b, s, cCol, aCol, nCol, which);
-}
-
-// The range table in one pass: look up and write, no scratch round trip (the MaxMind path resolves
-// distinct addresses first, then writes).
-function sideRanges(
-  t: GeoTable,
   b: FlowBatch,
   s: Scratch,
   addrCol: number,
@@ -113,10 +107,10 @@ function sideRanges(
   const aData = b.data[aCol] as Uint32Array;
   const nValid = b.valid[nCol];
   const nData = b.data[nCol] as Uint32Array;
-  const cStamp = s.stamp[which];
-  const cCode = s.code[which];
-  const oStamp = s.stamp[2 + which];
-  const oCode = s.code[2 + which];
+  let cStamp = s.stamp[which];
+  let cCode = s.code[which];
+  let oStamp = s.stamp[2 + which];
+  let oCode = s.code[2 + which];
   const gen = s.gen;
   const cDict = b.strings[cCol];
   const nDict = b.strings[nCol];
@@ -127,8 +121,12 @@ function sideRanges(
   // met, but only at the end: codes already written keep their values.
   const cShared = b.useSharedStrings(cCol, t.countries, t.countries);
   const nShared = b.useSharedStrings(nCol, t.orgs, t.orgs);
-  const v4 = t.v4;
-  const v6 = t.v6;
+  const ranges = t.kind === 'ranges' ? t : null;
+  if (ranges === null) {
+    s.v4Seen.clear();
+    s.v6Seen.clear();
+    s.distinct = 0;
+  }
   for (let r = 0; r < n; r++) {
     if (addrValid[r] === 0) continue;
     const haveAsn = aValid[r] !== 0 && aData[r] !== 0;
@@ -136,10 +134,24 @@ function sideRanges(
     const needN = nValid[r] === 0;
     if (!needC && haveAsn && !needN) continue;
     const o = r * 4;
-    const fam = words[o] === 0 && words[o + 1] === 0 && words[o + 2] === 0xffff ? v4 : v6;
-    const k = fam === v4 ? lookup4(v4, words[o + 3]) : lookup6(v6, words, o);
+    let k: number;
+    let rec: Uint32Array;
+    if (ranges !== null) {
+      const fam = words[o] === 0 && words[o + 1] === 0 && words[o + 2] === 0xffff ? ranges.v4 : ranges.v6;
+      k = fam === ranges.v4 ? lookup4(fam, words[o + 3]) : lookup6(fam, words, o);
+      rec = fam.rec;
+    } else {
+      k = mmdbSlot(t as MmdbGeo, s, words, o);
+      rec = s.mres;
+      if (s.grew) {
+        s.grew = false;
+        cStamp = s.stamp[which];
+        cCode = s.code[which];
+        oStamp = s.stamp[2 + which];
+        oCode = s.code[2 + which];
+      }
+    }
     if (k < 0) continue;
-    const rec = fam.rec;
     const ci = rec[k * 3];
     if (ci !== 0 && needC) {
       if (cShared) cData[r] = ci;
@@ -155,7 +167,8 @@ function sideRanges(
     const as = rec[k * 3 + 1];
     let oi = rec[k * 3 + 2];
     if (haveAsn) {
-      if (aData[r] !== as) oi = needN ? orgOfAsn(t, aData[r]) : 0;
+      // The exporter's ASN wins; name it only when the table agrees or (ranges) knows that AS elsewhere.
+      if (aData[r] !== as) oi = needN && ranges !== null ? orgOfAsn(ranges, aData[r]) : 0;
     } else if (as !== 0) {
       aData[r] = as;
       aValid[r] = 1;
@@ -174,126 +187,35 @@ function sideRanges(
   }
 }
 
-function resolveMmdb(t: MmdbGeo, b: FlowBatch, s: Scratch, addrCol: number, cCol: number, aCol: number, nCol: number) {
-  const n = b.length;
-  const addrValid = b.valid[addrCol];
-  const words = b.data[addrCol] as Uint32Array;
-  const res = s.res;
-  s.v4Seen.clear();
-  s.v6Seen.clear();
-  let distinct = 0;
-  for (let r = 0; r < n; r++) {
-    const q = r * 3;
-    res[q] = 0;
-    res[q + 1] = 0;
-    res[q + 2] = 0;
-    if (addrValid[r] === 0) continue;
-    if (b.valid[cCol][r] !== 0 && b.valid[aCol][r] !== 0 && b.data[aCol][r] !== 0 && b.valid[nCol][r] !== 0) continue;
-    const o = r * 4;
-    let slot: number | undefined;
-    if (isV4Mapped(words, o)) {
-      const v = words[o + 3];
-      if (!isGlobal4(v)) continue;
-      slot = s.v4Seen.get(v);
-      if (slot === undefined) {
-        slot = distinct++;
-        s.v4Seen.set(v, slot);
-        growM(s, distinct);
-        mmdbLookup(t, formatIPv4(v), s.mres, slot * 3);
-      }
-    } else {
-      if (!isGlobal6(words[o])) continue;
-      const text = formatIPv6(words, o);
-      slot = s.v6Seen.get(text);
-      if (slot === undefined) {
-        slot = distinct++;
-        s.v6Seen.set(text, slot);
-        growM(s, distinct);
-        mmdbLookup(t, text, s.mres, slot * 3);
-      }
-    }
-    res[q] = s.mres[slot * 3];
-    res[q + 1] = s.mres[slot * 3 + 1];
-    res[q + 2] = s.mres[slot * 3 + 2];
+/** MaxMind: the slot in s.mres of the address's answer (looked up at its first row), or -1 when it is not global. */
+function mmdbSlot(t: MmdbGeo, s: Scratch, words: Uint32Array, o: number): number {
+  let slot: number | undefined;
+  let text: string;
+  if (isV4Mapped(words, o)) {
+    const v = words[o + 3];
+    if (!isGlobal4(v)) return -1;
+    slot = s.v4Seen.get(v);
+    if (slot !== undefined) return slot;
+    slot = s.distinct++;
+    s.v4Seen.set(v, slot);
+    text = formatIPv4(v);
+  } else {
+    if (!isGlobal6(words[o])) return -1;
+    text = formatIPv6(words, o);
+    slot = s.v6Seen.get(text);
+    if (slot !== undefined) return slot;
+    slot = s.distinct++;
+    s.v6Seen.set(text, slot);
   }
-  // Interning may have grown the lists: make the code caches big enough.
-  for (let i = 0; i < 4; i++) {
-    const need = i < 2 ? t.countries.length : t.orgs.length;
-    if (s.stamp[i].length < need) {
-      const st = new Uint32Array(need * 2);
-      st.set(s.stamp[i]);
-      const co = new Uint32Array(need * 2);
-      co.set(s.code[i]);
-      s.stamp[i] = st;
-      s.code[i] = co;
-    }
+  if (s.distinct * 3 > s.mres.length) {
+    const m = new Uint32Array(s.mres.length * 2);
+    m.set(s.mres);
+    s.mres = m;
   }
-}
-
-function growM(s: Scratch, distinct: number): void {
-  if (distinct * 3 <= s.mres.length) return;
-  const m = new Uint32Array(s.mres.length * 2);
-  m.set(s.mres);
-  s.mres = m;
-}
-
-function write(t: GeoSource, b: FlowBatch, s: Scratch, cCol: number, aCol: number, nCol: number, which: 0 | 1) {
-  const n = b.length;
-  const res = s.res;
-  const cValid = b.valid[cCol];
-  const cData = b.data[cCol] as Uint32Array;
-  const aValid = b.valid[aCol];
-  const aData = b.data[aCol] as Uint32Array;
-  const nValid = b.valid[nCol];
-  const nData = b.data[nCol] as Uint32Array;
-  const cStamp = s.stamp[which];
-  const cCode = s.code[which];
-  const oStamp = s.stamp[2 + which];
-  const oCode = s.code[2 + which];
-  const gen = s.gen;
-  const cDict = b.strings[cCol];
-  const nDict = b.strings[nCol];
-  if (!cDict || !nDict) return;
-  // The table's names become the columns' dictionaries (their indexes the codes) when nobody else
-  // wrote the columns in this batch; a source that fills its own country, as GCP does, keeps its
-  // private dictionary and gets a code per distinct name. MaxMind's lists grow as addresses are
-  // met, but only at the end: codes already written keep their values.
-  const cShared = b.useSharedStrings(cCol, t.countries, t.countries);
-  const nShared = b.useSharedStrings(nCol, t.orgs, t.orgs);
-  for (let r = 0; r < n; r++) {
-    const q = r * 3;
-    const ci = res[q];
-    if (ci !== 0 && cValid[r] === 0) {
-      if (cShared) cData[r] = ci;
-      else {
-        if (cStamp[ci] !== gen) {
-          cStamp[ci] = gen;
-          cCode[ci] = cDict.code(t.countries[ci]);
-        }
-        cData[r] = cCode[ci];
-      }
-      cValid[r] = 1;
-    }
-    let oi = res[q + 2];
-    if (aValid[r] !== 0 && aData[r] !== 0) {
-      // The exporter's ASN wins; name it only when the table agrees or knows that AS elsewhere.
-      if (aData[r] !== res[q + 1]) oi = t.kind === 'ranges' ? orgOfAsn(t, aData[r]) : 0;
-    } else if (res[q + 1] !== 0) {
-      aData[r] = res[q + 1];
-      aValid[r] = 1;
-    }
-    if (oi !== 0 && nValid[r] === 0) {
-      if (nShared) nData[r] = oi;
-      else {
-        if (oStamp[oi] !== gen) {
-          oStamp[oi] = gen;
-          oCode[oi] = nDict.code(t.orgs[oi]);
-        }
-        nData[r] = oCode[oi];
-      }
-      nValid[r] = 1;
-    }
-  }
+  mmdbLookup(t, text, s.mres, slot * 3);
+  // interning may have grown the name lists past the code caches
+  fitCaches(t, s);
+  return slot;
 }
 
 /** Organisation index of an AS number (0 when the table does not know it). */
