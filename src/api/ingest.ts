@@ -60,6 +60,9 @@
 //
 // Times are ISO 8601 text, or numbers (or digit strings) read by magnitude: below 1e11 epoch
 // seconds (fractions kept), below 1e14 milliseconds, below 1e17 microseconds, else nanoseconds.
+// MACs are text ("aa:bb:cc:dd:ee:ff", "aa-bb-…", "aabb.ccdd.eeff") or their 48-bit number. Every
+// value as the NDJSON forwarder (src/forward/ndjson-http.ts) writes it is read back, but a row of
+// its that carries enrichment columns (country, tags, tenant, …) is rejected as said above.
 // A record needs src_addr and dst_addr; one without them is rejected with its line number.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -412,25 +415,47 @@ export function writeCell(batch: FlowBatch, col: number, row: number, v: unknown
       batch.setNum(col, row, i);
       return undefined;
     }
+    case 'mac': {
+      // Text as `flowwatch query`/the NDJSON forwarder write it ("aa:bb:cc:dd:ee:ff"), or the
+      // 48-bit number (agent batches; digits only: a decimal number, as before).
+      if (typeof v !== 'string' || /^\d+$/.test(v)) break;
+      const m = parseMac(v);
+      if (m === null) return `not a MAC address: ${JSON.stringify(v)}`;
+      batch.setNum(col, row, m);
+      return undefined;
+    }
     case 'bool':
       if (v === true || v === 1 || v === 'true') batch.setNum(col, row, 1);
       else if (v === false || v === 0 || v === 'false') batch.setNum(col, row, 0);
       else return `expected true or false, got ${JSON.stringify(v)}`;
       return undefined;
-    default: {
-      if (col === C.proto && typeof v === 'string' && !/^\d+$/.test(v)) {
-        const p = PROTOCOL_NAMES[v.toLowerCase().replace(/[-_ ]/g, '')];
-        if (p === undefined) return `unknown protocol name ${JSON.stringify(v)}`;
-        batch.setNum(col, row, p);
-        return undefined;
-      }
-      const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > maxOf(def))
-        return `expected a whole number 0..${maxOf(def)}, got ${JSON.stringify(v)}`;
-      batch.setNum(col, row, n);
-      return undefined;
-    }
   }
+  // Numbers: the integer types, and a MAC given as its 48-bit value.
+  if (col === C.proto && typeof v === 'string' && !/^\d+$/.test(v)) {
+    const p = PROTOCOL_NAMES[v.toLowerCase().replace(/[-_ ]/g, '')];
+    if (p === undefined) return `unknown protocol name ${JSON.stringify(v)}`;
+    batch.setNum(col, row, p);
+    return undefined;
+  }
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > maxOf(def))
+    return `expected a whole number 0..${maxOf(def)}, got ${JSON.stringify(v)}`;
+  batch.setNum(col, row, n);
+  return undefined;
+}
+
+/**
+ * A MAC address as text: six hex octets separated by ':' or '-' (one kind throughout), or Cisco's
+ * three dot-separated groups of four ("aabb.ccdd.eeff"); the 48-bit value, or null. The inverse of
+ * formatMac (src/pipeline/flow-batch.ts).
+ */
+export function parseMac(text: string): number | null {
+  const t = text.trim();
+  let hex: string;
+  if (/^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i.test(t)) hex = t.replace(/[:-]/g, '');
+  else if (/^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/i.test(t)) hex = t.replace(/\./g, '');
+  else return null;
+  return Number.parseInt(hex, 16);
 }
 
 function colIndex(name: string): number {

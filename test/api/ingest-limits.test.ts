@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { encodeBatch } from '../../src/agent/wire.js';
-import { HttpIngest, MAX_BATCH_ROWS } from '../../src/api/ingest.js';
+import { HttpIngest, MAX_BATCH_ROWS, parseMac, writeCell } from '../../src/api/ingest.js';
+import { rowJson } from '../../src/forward/ndjson-http.js';
 import { FlowBatch } from '../../src/pipeline/flow-batch.js';
 import { CollectingSink } from '../../src/pipeline/sink.js';
-import { C } from '../../src/schema/columns.js';
+import { allColumns, C, type ColumnDef, columnIndex } from '../../src/schema/columns.js';
 
 const TOKEN = 'limits-token-0123456789';
 const sink = new CollectingSink(() => new FlowBatch(1024));
@@ -184,4 +185,97 @@ test('NDJSON: a line with a column only enrichment fills is rejected naming it; 
       assert.equal(b.valid[C.tenant][r], 0);
       assert.equal(b.valid[C.ti_feeds][r], 0);
     }
+});
+
+/** One row with every column filled (the `keep` ones), each with a value typical of its type. */
+function fullRow(keep: (def: ColumnDef) => boolean): FlowBatch {
+  const b = new FlowBatch(2);
+  const r = b.addRow();
+  const defs = allColumns();
+  for (let c = 0; c < defs.length; c++) {
+    const def = defs[c];
+    if (!keep(def)) continue;
+    switch (def.type) {
+      case 'time':
+        b.setNum(c, r, 1_700_000_000_123 + c);
+        break;
+      case 'u8':
+        b.setNum(c, r, 200);
+        break;
+      case 'u16':
+        b.setNum(c, r, 65_000);
+        break;
+      case 'u32':
+        b.setNum(c, r, 4_000_000_000);
+        break;
+      case 'u64':
+        b.setNum(c, r, 2 ** 53 - 1 - c);
+        break;
+      case 'addr':
+        if (c % 2) b.setIPv4(c, r, 0xc0000200 + c);
+        else {
+          (b.data[c] as Uint32Array).set([0x20010db8, 0, 0, c], r * 4);
+          b.valid[c][r] = 1;
+        }
+        break;
+      case 'mac':
+        b.setNum(c, r, 0x0a1b2c3d4e00 + c);
+        break;
+      case 'bool':
+        b.setNum(c, r, 1);
+        break;
+      case 'enum':
+        b.setNum(c, r, (def.enumValues?.length ?? 1) - 1);
+        break;
+      case 'string':
+        b.setString(c, r, `${def.name} "quoted" \\ é\n`);
+        break;
+      case 'list':
+        b.setList(c, r, [`${def.name}-a`, 'b, "c"']);
+        break;
+    }
+  }
+  return b;
+}
+
+test('parseMac reads what formatMac writes, and the usual other spellings', () => {
+  assert.equal(parseMac('0a:1b:2c:3d:4e:5f'), 0x0a1b2c3d4e5f);
+  assert.equal(parseMac('0A-1B-2C-3D-4E-5F'), 0x0a1b2c3d4e5f);
+  assert.equal(parseMac('0a1b.2c3d.4e5f'), 0x0a1b2c3d4e5f);
+  assert.equal(parseMac('ff:ff:ff:ff:ff:ff'), 0xffffffffffff);
+  for (const bad of ['0a:1b:2c:3d:4e', '0a:1b-2c:3d:4e:5f', '0a:1b:2c:3d:4e:5g', '', '0a:1b:2c:3d:4e:5f:00'])
+    assert.equal(parseMac(bad), null, bad);
+});
+
+test('every column type as the NDJSON forwarder writes it (ISO and ms times) is read back by writeCell', () => {
+  const b = fullRow(() => true);
+  for (const iso of [true, false]) {
+    const text = rowJson(b, 0, iso);
+    const back = new FlowBatch(2);
+    const r = back.addRow();
+    for (const [name, v] of Object.entries(JSON.parse(text) as Record<string, unknown>)) {
+      const err = writeCell(back, columnIndex(name), r, v);
+      assert.equal(err, undefined, `${name}: ${err}`);
+    }
+    assert.equal(rowJson(back, 0, iso), text);
+  }
+});
+
+test("NDJSON ingest stores the forwarder's rows unchanged, every column HTTP ingest takes included", async () => {
+  const types = new Set<string>();
+  const b = fullRow((def) => {
+    if (!def.sources.includes('http')) return false;
+    types.add(def.type);
+    return true;
+  });
+  // every type but list (only enrichment columns are lists) is among the columns HTTP ingest takes
+  assert.deepEqual([...types].sort(), ['addr', 'bool', 'enum', 'mac', 'string', 'time', 'u16', 'u32', 'u64', 'u8']);
+  for (const iso of [true, false]) {
+    const line = rowJson(b, 0, iso);
+    const res = await post('/api/v1/ingest/ndjson', `${line}\n`);
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.deepEqual([res.json.stored, res.json.rejected], [1, []]);
+    const last = sink.batches[sink.batches.length - 1];
+    assert.equal(rowJson(last, last.length - 1, iso), line);
+  }
 });
