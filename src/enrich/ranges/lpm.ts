@@ -311,13 +311,19 @@ export function parseCidr(text: string, prefixLen?: number): ParsedCidr | string
   } else len = prefixLen ?? max;
   if (!Number.isInteger(len) || len < 0 || len > max) return `"${text}": prefix length ${len} is not 0..${max}`;
   const len128 = v4 ? len + 96 : len;
-  let hostBits = false;
-  for (let k = 0; k < 4; k++) {
-    const m = maskWord(words[k], len128 - k * 32);
-    if (m !== words[k]) hostBits = true;
-    words[k] = m;
-  }
+  const hostBits = clearHostBits(words, len128);
   return { words, len128, v4, hostBits };
+}
+
+/** Clear the bits of w[0..3] under a 128-bit prefix length, in place; whether any was set. */
+export function clearHostBits(w: Uint32Array, len128: number): boolean {
+  let set = false;
+  for (let k = 0; k < 4; k++) {
+    const m = maskWord(w[k], len128 - k * 32);
+    if (m !== w[k]) set = true;
+    w[k] = m;
+  }
+  return set;
 }
 
 /** CIDR text of 4 words and a 128-bit length; IPv4-mapped prefixes of /96 or longer print as IPv4. */

@@ -16,7 +16,7 @@
 import { type FlowBatch, parseAddr } from '../../pipeline/flow-batch.js';
 import { columnIndex } from '../../schema/columns.js';
 import { type EnrichmentHit, EnrichSourceError, parseJsonFile } from '../source-error.js';
-import { cidrText, type PrefixIndex, PrefixIndexBuilder, parseCidr } from './lpm.js';
+import { cidrText, clearHostBits, type PrefixIndex, PrefixIndexBuilder, parseCidr } from './lpm.js';
 import {
   cloudTag,
   csvRows,
@@ -648,7 +648,7 @@ function readCsvInto(file: string, text: string, b: RangeTableBuilder, load: Ran
           l = labelOf(splitCsv(text.slice(start, end)));
           labels.set(key, l);
         }
-        if (hostBitsOff(words, len)) {
+        if (clearHostBits(words, len)) {
           const norm = cidrText(words, 0, len);
           load.warnings.push(`${file}:${line}: ${text.slice(start, c).trim()} has host bits set; read as ${norm}`);
         }
@@ -682,20 +682,6 @@ function readCsvInto(file: string, text: string, b: RangeTableBuilder, load: Ran
     b.prefixes.addWords(p.words, 0, p.len128);
     b.push(labelOf(fields), source, line);
   }
-}
-
-/** Clear the bits under a 128-bit prefix length in place; whether any was set. */
-function hostBitsOff(w: Uint32Array, len128: number): boolean {
-  let set = false;
-  for (let k = 0; k < 4; k++) {
-    const bits = len128 - k * 32;
-    const m = bits >= 32 ? w[k] : bits <= 0 ? 0 : (w[k] & (0xffffffff << (32 - bits))) >>> 0;
-    if (m !== w[k]) {
-      set = true;
-      w[k] = m;
-    }
-  }
-  return set;
 }
 
 /**
