@@ -303,3 +303,22 @@ test('looksLikeAwsVpcLog says no to other formats', () => {
   ])
     assert.equal(looksLikeAwsVpcLog(l), false, l);
 });
+
+test('AWS VPC concatenated objects: after a header without account-id the exporter has no account', () => {
+  const withAccount =
+    'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n' +
+    '2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK\n';
+  const withoutAccount =
+    'version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n' +
+    '2 eni-1235b8ca123456789 172.31.16.21 172.31.16.139 22 20641 6 20 4249 1418530010 1418530070 ACCEPT OK\n';
+  const { res, rows } = parse(withAccount + withoutAccount + withAccount);
+  assert.deepEqual(res.errors, []);
+  assert.deepEqual(
+    rows.map((r) => [r.exporter, r.account_id]),
+    [
+      ['aws:123456789010:eni-1235b8ca123456789', '123456789010'],
+      ['aws:-:eni-1235b8ca123456789', null],
+      ['aws:123456789010:eni-1235b8ca123456789', '123456789010'],
+    ],
+  );
+});

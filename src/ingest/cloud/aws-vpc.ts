@@ -305,6 +305,9 @@ export function parseAwsVpcLog(
       const names = headerFields(buf.toString('utf8', lineStart, lineEnd));
       if (names !== null) {
         fmt = compileFormat(names, res);
+        // The exporter code is kept while account and interface repeat; a format without one of
+        // them (or with it back) changes the exporter even when the other repeats.
+        state.expCode = 0;
         continue;
       }
     }
