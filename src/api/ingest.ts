@@ -71,7 +71,7 @@ import type http from 'node:http';
 import { dirname } from 'node:path';
 import { gunzip } from 'node:zlib';
 import type { ExporterCounters } from '../pipeline/counters.js';
-import { type FlowBatch, parseAddr, parseIPv4 } from '../pipeline/flow-batch.js';
+import { type FlowBatch, parseAddr, parseIPv4, parseMac } from '../pipeline/flow-batch.js';
 import type { BatchSink } from '../pipeline/sink.js';
 import { C, type ColumnDef, columnIndex, findColumn, PROTOCOL_NAMES } from '../schema/columns.js';
 
@@ -442,20 +442,6 @@ export function writeCell(batch: FlowBatch, col: number, row: number, v: unknown
     return `expected a whole number 0..${maxOf(def)}, got ${JSON.stringify(v)}`;
   batch.setNum(col, row, n);
   return undefined;
-}
-
-/**
- * A MAC address as text: six hex octets separated by ':' or '-' (one kind throughout), or Cisco's
- * three dot-separated groups of four ("aabb.ccdd.eeff"); the 48-bit value, or null. The inverse of
- * formatMac (src/pipeline/flow-batch.ts).
- */
-export function parseMac(text: string): number | null {
-  const t = text.trim();
-  let hex: string;
-  if (/^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i.test(t)) hex = t.replace(/[:-]/g, '');
-  else if (/^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/i.test(t)) hex = t.replace(/\./g, '');
-  else return null;
-  return Number.parseInt(hex, 16);
 }
 
 function colIndex(name: string): number {

@@ -2,7 +2,7 @@
 // times, MACs, enum names, protocol names, booleans. Each parser throws a FilterError that names
 // the column and points at the value.
 
-import { parseAddr } from '../pipeline/flow-batch.js';
+import { parseAddr, parseMac as parseMacText } from '../pipeline/flow-batch.js';
 import { type ColumnDef, PROTOCOL_NAMES } from '../schema/columns.js';
 import { FilterError, type FilterValue } from './ast.js';
 
@@ -78,9 +78,9 @@ export function parseNumber(text: string): number | undefined {
 }
 
 function parseMac(col: ColumnDef, v: ValueToken): number {
-  const t = v.text.toLowerCase();
-  if (/^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/.test(t)) return Number.parseInt(t.replace(/[:-]/g, ''), 16);
-  const n = parseNumber(t);
+  const m = parseMacText(v.text);
+  if (m !== null) return m;
+  const n = parseNumber(v.text.toLowerCase());
   if (n === undefined) fail(v, 'a MAC address', col);
   if (n > MAX.mac)
     throw new FilterError(`${v.text} is out of range for ${col.name} (48 bits) at column ${v.pos}`, v.pos);

@@ -448,6 +448,20 @@ export function parseIPv4(text: string): number | null {
   return v >>> 0;
 }
 
+/**
+ * A MAC address as text: six hex octets separated by ':' or '-' (one kind throughout), or Cisco's
+ * three dot-separated groups of four ("aabb.ccdd.eeff"); the 48-bit value, or null. The inverse of
+ * formatMac.
+ */
+export function parseMac(text: string): number | null {
+  const t = text.trim();
+  let hex: string;
+  if (/^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i.test(t)) hex = t.replace(/[:-]/g, '');
+  else if (/^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/i.test(t)) hex = t.replace(/\./g, '');
+  else return null;
+  return Number.parseInt(hex, 16);
+}
+
 export function formatMac(v: number): string {
   let s = '';
   for (let i = 5; i >= 0; i--) {

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { encodeBatch } from '../../src/agent/wire.js';
-import { HttpIngest, MAX_BATCH_ROWS, parseMac, writeCell } from '../../src/api/ingest.js';
+import { HttpIngest, MAX_BATCH_ROWS, writeCell } from '../../src/api/ingest.js';
 import { rowJson } from '../../src/forward/ndjson-http.js';
-import { FlowBatch } from '../../src/pipeline/flow-batch.js';
+import { FlowBatch, parseMac } from '../../src/pipeline/flow-batch.js';
 import { CollectingSink } from '../../src/pipeline/sink.js';
 import { allColumns, C, type ColumnDef, columnIndex } from '../../src/schema/columns.js';
 
