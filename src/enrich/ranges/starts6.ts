@@ -12,6 +12,8 @@
 // Memory: about 2 words per start in the child directories (each has ~c/4 slots of 2 words for its
 // c starts, at every level), plus the root (2^16 slots of 2 words for large tables).
 
+import { grown } from '../../util/typed-arrays.js';
+
 /** What a Starts6 adds to its starts (see Starts6.parts). */
 export interface Starts6Parts {
   slots: Int32Array;
@@ -205,12 +207,4 @@ class DirBuilder {
     this.slots = grown(this.slots, this.slotsUsed + k);
     this.slotsUsed += k;
   }
-}
-
-/** `a`, or a copy at least twice as long when it is shorter than `need`. */
-function grown<T extends Int32Array | Uint32Array>(a: T, need: number): T {
-  if (need <= a.length) return a;
-  const b = new (a.constructor as new (n: number) => T)(Math.max(a.length * 2, need));
-  b.set(a);
-  return b;
 }

@@ -35,6 +35,7 @@
 import type { FlowBatch } from '../../pipeline/flow-batch.js';
 import type { BatchSink } from '../../pipeline/sink.js';
 import { C, END_REASONS, FLOW_STATES, SOURCE_TYPES } from '../../schema/columns.js';
+import { resized } from '../../util/typed-arrays.js';
 import { type FrameVisitor, readCaptureFrames } from '../pcap/pcapng.js';
 import { dnsQueryName, httpRequestHost, isHttpRequest, isQuicInitial, tlsClientHelloSni } from './dpi.js';
 
@@ -863,36 +864,36 @@ export class FlowMeter implements FrameVisitor {
   private grow(n: number): void {
     const old = this.cap;
     if (n <= old) return;
-    this.kA = growU32(this.kA, n * 4);
-    this.kB = growU32(this.kB, n * 4);
-    this.kPorts = growU32(this.kPorts, n);
-    this.kProto = growU8(this.kProto, n);
-    this.kVlan = growU16(this.kVlan, n);
-    this.kVer = growU8(this.kVer, n);
-    this.fHash = growI32(this.fHash, n);
-    this.tFirst = growF64(this.tFirst, n);
-    this.tLast = growF64(this.tLast, n);
-    this.tBase = growF64(this.tBase, n);
-    this.bytes = growF64(this.bytes, n);
-    this.pkts = growF64(this.pkts, n);
-    this.rbytes = growF64(this.rbytes, n);
-    this.rpkts = growF64(this.rpkts, n);
-    this.flags = growU16(this.flags, n);
-    this.rflags = growU16(this.rflags, n);
-    this.tcpState = growU8(this.tcpState, n);
-    this.tos = growU8(this.tos, n);
-    this.icmpT = growU8(this.icmpT, n);
-    this.icmpC = growU8(this.icmpC, n);
-    this.hasIcmp = growU8(this.hasIcmp, n);
-    this.macS = growF64(this.macS, n);
-    this.macD = growF64(this.macD, n);
-    this.app = growU8(this.app, n);
-    this.dpiTries = growU8(this.dpiTries, n);
-    this.lruPrev = growI32(this.lruPrev, n);
-    this.lruNext = growI32(this.lruNext, n);
-    this.actPrev = growI32(this.actPrev, n);
-    this.actNext = growI32(this.actNext, n);
-    this.free = growI32(this.free, n);
+    this.kA = resized(this.kA, n * 4);
+    this.kB = resized(this.kB, n * 4);
+    this.kPorts = resized(this.kPorts, n);
+    this.kProto = resized(this.kProto, n);
+    this.kVlan = resized(this.kVlan, n);
+    this.kVer = resized(this.kVer, n);
+    this.fHash = resized(this.fHash, n);
+    this.tFirst = resized(this.tFirst, n);
+    this.tLast = resized(this.tLast, n);
+    this.tBase = resized(this.tBase, n);
+    this.bytes = resized(this.bytes, n);
+    this.pkts = resized(this.pkts, n);
+    this.rbytes = resized(this.rbytes, n);
+    this.rpkts = resized(this.rpkts, n);
+    this.flags = resized(this.flags, n);
+    this.rflags = resized(this.rflags, n);
+    this.tcpState = resized(this.tcpState, n);
+    this.tos = resized(this.tos, n);
+    this.icmpT = resized(this.icmpT, n);
+    this.icmpC = resized(this.icmpC, n);
+    this.hasIcmp = resized(this.hasIcmp, n);
+    this.macS = resized(this.macS, n);
+    this.macD = resized(this.macD, n);
+    this.app = resized(this.app, n);
+    this.dpiTries = resized(this.dpiTries, n);
+    this.lruPrev = resized(this.lruPrev, n);
+    this.lruNext = resized(this.lruNext, n);
+    this.actPrev = resized(this.actPrev, n);
+    this.actNext = resized(this.actNext, n);
+    this.free = resized(this.free, n);
     for (let i = old; i < n; i++) this.names.push(null);
     this.cap = n;
     // Hash table at most half full: short probe runs for linear probing.
@@ -963,30 +964,4 @@ function endpointHash(pa: Uint32Array, o: number, port: number): number {
   h = Math.imul(h ^ pa[o + 2] ^ pa[o], 0xcc9e2d51);
   h = Math.imul(h ^ pa[o + 1], 0x1b873593);
   return h ^ (h >>> 15);
-}
-
-function growU8(a: Uint8Array, n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  b.set(a);
-  return b;
-}
-function growU16(a: Uint16Array, n: number): Uint16Array {
-  const b = new Uint16Array(n);
-  b.set(a);
-  return b;
-}
-function growU32(a: Uint32Array, n: number): Uint32Array {
-  const b = new Uint32Array(n);
-  b.set(a);
-  return b;
-}
-function growI32(a: Int32Array, n: number): Int32Array {
-  const b = new Int32Array(n);
-  b.set(a);
-  return b;
-}
-function growF64(a: Float64Array, n: number): Float64Array {
-  const b = new Float64Array(n);
-  b.set(a);
-  return b;
 }
