@@ -45,6 +45,7 @@ import type { FlowBatch } from '../../pipeline/flow-batch.js';
 import type { BatchSink } from '../../pipeline/sink.js';
 import { ACTIONS, C, DIRECTIONS, FLOW_STATES, SOURCE_TYPES } from '../../schema/columns.js';
 import { addrCol, setF64, setU8, setU16, uint } from '../text-fields.js';
+import { isObj, type Obj, str } from './json-records.js';
 
 const SOURCE_NSG = 1 + SOURCE_TYPES.indexOf('azure_nsg');
 const SOURCE_VNET = 1 + SOURCE_TYPES.indexOf('azure_vnet');
@@ -203,12 +204,6 @@ function readDocument(doc: unknown, st: State, lineNo: number): void {
   st.fail(lineNo, 'not a flow log record (expected an object or {"records":[...]})');
 }
 
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
 function readRecord(rec: unknown, st: State, at: number): void {
   st.res.records++;
   if (!isObj(rec)) {
@@ -287,10 +282,6 @@ function readVnetRecord(rec: Obj, st: State, at: number): void {
       readTuples(g.flowTuples, st, at, `rule ${str(g.rule) || `#${j}`}`);
     }
   }
-}
-
-function str(v: unknown): string {
-  return typeof v === 'string' ? v : '';
 }
 
 function readTuples(tuples: unknown[], st: State, at: number, rule: string): void {

@@ -43,7 +43,7 @@ import {
   rfc3339Ms,
   setAddr,
   str,
-} from './gcp.js';
+} from './json-records.js';
 
 const SOURCE_OCI_VCN = 1 + SOURCE_TYPES.indexOf('oci_vcn');
 const ACTION_ACCEPT = ACTIONS.indexOf('accept');
