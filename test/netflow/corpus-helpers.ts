@@ -1,15 +1,16 @@
 // Helpers for the flow-export corpus tests: which files go together (templates before data), a
 // minimal pcap writer so tshark can dissect raw payloads, and a reader of tshark's cflow JSON.
+
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { FlowExportDecoder } from '../../src/ingest/netflow/decoder.js';
 import { readUdpPackets } from '../../src/ingest/pcap/reader.js';
 import { ExporterCounters } from '../../src/pipeline/counters.js';
-import { FlowBatch, formatMac, parseAddr } from '../../src/pipeline/flow-batch.js';
+import { FlowBatch, parseAddr } from '../../src/pipeline/flow-batch.js';
 import { CollectingSink } from '../../src/pipeline/sink.js';
-import { C } from '../../src/schema/columns.js';
 import { dataPath } from '../helpers/data.js';
+import { rowObject } from '../helpers/rows.js';
 
 export const TSHARK = spawnSync('tshark', ['-v'], { encoding: 'utf8' }).status === 0;
 
@@ -93,24 +94,7 @@ export function decodeAll(payloads: Payload[]): Decoded {
   return { rows, counters, decoder };
 }
 
-/** A row as plain values, for comparisons in tests. */
-export function rowObject(b: FlowBatch, r: number): Record<string, string | number | null> {
-  const o: Record<string, string | number | null> = {};
-  for (let c = 0; c < b.columns.length; c++) {
-    const col = b.columns[c];
-    if (b.isNull(c, r)) {
-      o[col.name] = null;
-      continue;
-    }
-    if (col.type === 'addr') o[col.name] = b.getAddr(c, r);
-    else if (col.type === 'string') o[col.name] = b.getString(c, r);
-    else if (col.type === 'mac') o[col.name] = formatMac(b.getNum(c, r));
-    else if (col.type === 'enum') o[col.name] = col.enumValues?.[b.getNum(c, r)] ?? null;
-    else o[col.name] = b.getNum(c, r);
-  }
-  void C;
-  return o;
-}
+export { rowObject };
 
 /** A classic pcap (Ethernet/IPv4 or IPv6/UDP, to port 2055) around the payloads. */
 export function buildPcap(payloads: Payload[]): Buffer {

@@ -1,6 +1,7 @@
 // Shared pieces of the sFlow tests: tshark's sflow dissector as the independent reference (what it
 // says about each sample, in flowwatch column names), capture files in and out, and a datagram
 // builder for tests that wrap real frames in sFlow at test time.
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -8,9 +9,10 @@ import { join } from 'node:path';
 import { readUdpPackets } from '../../src/ingest/pcap/reader.js';
 import { type InterfaceCounters, SFlowDecoder } from '../../src/ingest/sflow/decoder.js';
 import { ExporterCounters } from '../../src/pipeline/counters.js';
-import { FlowBatch, formatMac } from '../../src/pipeline/flow-batch.js';
+import { FlowBatch } from '../../src/pipeline/flow-batch.js';
 import { CollectingSink } from '../../src/pipeline/sink.js';
 import { dataPath } from '../helpers/data.js';
+import { rowObject as sharedRowObject } from '../helpers/rows.js';
 
 export type Row = Record<string, string | number | null>;
 type Json = { [k: string]: Json } | string | Json[];
@@ -43,17 +45,7 @@ export function decodeCapture(file: string | Buffer): Decoded {
 }
 
 export function rowObject(b: FlowBatch, r: number): Row {
-  const o: Row = {};
-  for (let c = 0; c < b.columns.length; c++) {
-    const col = b.columns[c];
-    if (b.isNull(c, r)) continue;
-    if (col.type === 'addr') o[col.name] = b.getAddr(c, r);
-    else if (col.type === 'string') o[col.name] = b.getString(c, r);
-    else if (col.type === 'mac') o[col.name] = formatMac(b.getNum(c, r));
-    else if (col.type === 'enum') o[col.name] = col.enumValues?.[b.getNum(c, r)] ?? null;
-    else o[col.name] = b.getNum(c, r);
-  }
-  return o;
+  return sharedRowObject(b, r, { omitNulls: true });
 }
 
 /** Compare the columns tshark speaks for; the rest of the row must be what flowwatch always sets. */
