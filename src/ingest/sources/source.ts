@@ -178,6 +178,8 @@ export class LogSource {
   private wakeUp: (() => void) | undefined;
   /** Set when a transaction this source wrote into was rolled back: it stops (restart resumes). */
   private failure: string | undefined;
+  /** stop() was called: a pass under way ends after the object being read. */
+  private stopping = false;
   private readonly pollMs: number;
   private readonly now: () => number;
 
@@ -251,9 +253,10 @@ export class LogSource {
     })();
   }
 
-  /** Finish the object being read, commit, stop polling. */
+  /** Finish the object being read, commit, stop polling (the rest of a pass waits for the next start). */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping = true;
     this.wakeUp?.();
     await this.loop;
     if (this.failure === undefined) await this.pipeline.flush().catch((e: Error) => this.fail(e.message));
@@ -273,7 +276,7 @@ export class LogSource {
     let lastCommit = this.now();
     let rowsAtCommit = this.parsedRows;
     for (const o of objects) {
-      if (this.failure !== undefined) break;
+      if (this.failure !== undefined || this.stopping) break;
       const cp = this.committed.get(o.key);
       if (cp?.done && cp.version === o.version) {
         this.stats.skipped++;
