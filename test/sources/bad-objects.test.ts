@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { GunzipError, gunzip, MAX_GUNZIP_BYTES, maybeGunzip } from '../../src/ingest/detect.js';
+import { GunzipError, gunzip, MAX_GUNZIP_BYTES, maybeGunzip } from '../../src/ingest/gzip.js';
 import { DirectoryLister } from '../../src/ingest/sources/directory.js';
 import { parseLogObject } from '../../src/ingest/sources/parse.js';
 import { LogSource } from '../../src/ingest/sources/source.js';

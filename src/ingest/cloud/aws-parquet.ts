@@ -20,7 +20,7 @@ import type { FlowBatch } from '../../pipeline/flow-batch.js';
 import type { BatchSink } from '../../pipeline/sink.js';
 import { ACTIONS, C, DIRECTIONS, SOURCE_TYPES } from '../../schema/columns.js';
 import { api } from '../../store/duckdb/duckdb-api.js';
-import { maybeGunzip } from '../detect.js';
+import { maybeGunzip } from '../gzip.js';
 import { addrCol, setF64, setU8, setU16 } from '../text-fields.js';
 import { AWS_VPC_FIELDS, type AwsVpcParseResult } from './aws-vpc.js';
 

@@ -32,10 +32,10 @@
 // the same id apart in a multi-account import; the counters of one log file are per interface.
 
 import { Buffer } from 'node:buffer';
-import { gunzipSync } from 'node:zlib';
 import type { FlowBatch, StringDict } from '../../pipeline/flow-batch.js';
 import type { BatchSink } from '../../pipeline/sink.js';
 import { ACTIONS, C, DIRECTIONS, SOURCE_TYPES } from '../../schema/columns.js';
+import { inflated } from '../gzip.js';
 import { ipv4Bytes, ipv6Bytes, setF64, setU8, setU16, uintBytes } from '../text-fields.js';
 
 /** Every field AWS documents for VPC flow log records, with the version that introduced it. */
@@ -239,15 +239,9 @@ export function parseAwsVpcLog(
   let bytes: Uint8Array;
   if (typeof input === 'string') bytes = Buffer.from(input, 'utf8');
   else {
-    bytes = input;
-    if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-      try {
-        bytes = gunzipSync(bytes);
-      } catch (e) {
-        fail(0, `gzip: ${(e as Error).message}`);
-        return res;
-      }
-    }
+    const data = inflated(input, (m) => fail(0, `gzip: ${m}`), { partial: false });
+    if (data === null) return res;
+    bytes = data;
   }
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // Indexing a plain Uint8Array is cheaper in V8 than indexing its Buffer subclass.

@@ -40,10 +40,10 @@
 // repaired: other invalid JSON is an error naming the file, line and column.
 
 import { Buffer } from 'node:buffer';
-import { gunzipSync } from 'node:zlib';
 import type { FlowBatch } from '../../pipeline/flow-batch.js';
 import type { BatchSink } from '../../pipeline/sink.js';
 import { ACTIONS, C, DIRECTIONS, FLOW_STATES, SOURCE_TYPES } from '../../schema/columns.js';
+import { inflated } from '../gzip.js';
 import { addrCol, setF64, setU8, setU16, uint } from '../text-fields.js';
 import { isObj, type Obj, str } from './json-records.js';
 
@@ -105,15 +105,8 @@ export function parseAzureFlowLog(
   let text: string;
   if (typeof input === 'string') text = input;
   else {
-    let bytes = input;
-    if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-      try {
-        bytes = gunzipSync(bytes);
-      } catch (e) {
-        st.fail(0, `gzip: ${(e as Error).message}`);
-        return res;
-      }
-    }
+    const bytes = inflated(input, (m) => st.fail(0, `gzip: ${m}`), { partial: false });
+    if (bytes === null) return res;
     text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // blobs written by Windows tools

@@ -3,8 +3,8 @@
 // and errors, and readers of JSON values (counts, ports, RFC 3339 times, addresses).
 
 import { Buffer } from 'node:buffer';
-import { gunzipSync } from 'node:zlib';
 import type { FlowBatch } from '../../pipeline/flow-batch.js';
+import { inflated } from '../gzip.js';
 import { addrCol } from '../text-fields.js';
 
 /** At most this many errors are kept with their text; `malformed` counts them all. */
@@ -42,15 +42,8 @@ export function readJsonRecords(
   let text: string;
   if (typeof input === 'string') text = input;
   else {
-    let bytes = input;
-    if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-      try {
-        bytes = gunzipSync(bytes);
-      } catch (e) {
-        failRecord(res, source, 0, `gzip: ${(e as Error).message}`);
-        return;
-      }
-    }
+    const bytes = inflated(input, (m) => failRecord(res, source, 0, `gzip: ${m}`), { partial: false });
+    if (bytes === null) return;
     text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);

@@ -8,7 +8,8 @@ import { parseAwsVpcLog } from '../cloud/aws-vpc.js';
 import { parseAzureFlowLog } from '../cloud/azure.js';
 import { parseGcpFlowLog } from '../cloud/gcp.js';
 import { parseOciFlowLog } from '../cloud/oci.js';
-import { detectFormat, gunzip, type ImportFormat, isGzip } from '../detect.js';
+import { detectFormat, type ImportFormat } from '../detect.js';
+import { gunzip, isGzip } from '../gzip.js';
 import { type IdsAlert, parseSuricataEve } from '../suricata/eve.js';
 import { parseZeekLogs } from '../zeek/logs.js';
 

@@ -44,10 +44,10 @@
 // other lines are kept. Each line is one JSON.parse object (as the Zeek JSON reader does); rows
 // are written straight into the typed arrays.
 
-import { gunzipSync } from 'node:zlib';
 import { type FlowBatch, formatAddrWords, parseAddr, type StringDict } from '../../pipeline/flow-batch.js';
 import type { BatchSink } from '../../pipeline/sink.js';
 import { ACTIONS, C, END_REASONS, FLOW_STATES, SOURCE_TYPES } from '../../schema/columns.js';
+import { inflated } from '../gzip.js';
 import { addrCol, setF64, setU8, setU16 } from '../text-fields.js';
 
 /** At most this many errors are kept with their text; `malformed` counts them all. */
@@ -140,20 +140,9 @@ export function parseSuricataEve(
   let text: string;
   if (typeof input === 'string') text = input;
   else {
-    let data = input;
-    if (data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) {
-      try {
-        data = gunzipSync(data);
-      } catch (e) {
-        try {
-          data = gunzipSync(data, { finishFlush: 2 /* Z_SYNC_FLUSH: keep what a cut file holds */ });
-          ctx.fail(0, `gzip stream is truncated (${(e as Error).message}); reading what was written`);
-        } catch (e2) {
-          ctx.fail(0, `not a readable gzip file: ${(e2 as Error).message}`);
-          return res;
-        }
-      }
-    }
+    // a cut file gives what it holds (reported); a corrupt one nothing
+    const data = inflated(input, (m) => ctx.fail(0, m));
+    if (data === null) return res;
     text = new TextDecoder('utf-8', { fatal: false }).decode(data);
   }
   readLines(text, ctx, true);

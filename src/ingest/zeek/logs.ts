@@ -45,10 +45,10 @@
 // JSON records are one JSON.parse object each).
 
 import { basename, dirname } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { type FlowBatch, isV4Mapped, parseAddr, type StringDict } from '../../pipeline/flow-batch.js';
 import type { BatchSink } from '../../pipeline/sink.js';
 import { ACTIONS, C, FLOW_STATES, SOURCE_TYPES } from '../../schema/columns.js';
+import { inflated } from '../gzip.js';
 
 export interface ZeekLogFile {
   name: string;
@@ -122,22 +122,9 @@ interface PreparedFile {
 const JOINED_PATHS = new Set(['dns', 'ssl', 'http']);
 
 function prepare(f: ZeekLogFile, ctx: ImportContext): PreparedFile | null {
-  let data = f.data;
-  if (data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) {
-    try {
-      data = gunzipSync(data);
-    } catch (e) {
-      // A gzip cut short still yields what was written before the cut; zlib refuses it whole, so
-      // retry with a flush that returns the partial output.
-      try {
-        data = gunzipSync(data, { finishFlush: 2 /* Z_SYNC_FLUSH */ });
-        ctx.error(f.name, 0, `gzip stream is truncated (${(e as Error).message}); reading what was written`);
-      } catch (e2) {
-        ctx.error(f.name, 0, `not a readable gzip file: ${(e2 as Error).message}`);
-        return null;
-      }
-    }
-  }
+  // a gzip cut short gives what was written before the cut (reported); a corrupt one nothing
+  const data = inflated(f.data, (m) => ctx.error(f.name, 0, m));
+  if (data === null) return null;
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: false }).decode(data);
