@@ -104,7 +104,11 @@ function flowBatch(text: string, timeMs: number): { batch: FlowBatch; sides: [st
     const col = i === 0 ? C.src_addr : C.dst_addr;
     (b.data[col] as Uint32Array).set(w, r * 4);
     b.valid[col][r] = 1;
-    if (m[2] !== undefined) b.setNum(i === 0 ? C.src_port : C.dst_port, r, Number(m[2]));
+    if (m[2] !== undefined) {
+      const port = Number(m[2]);
+      if (port > 65535) throw new Error(`--flow: port ${m[2]} in ${p} is not 0..65535`);
+      b.setNum(i === 0 ? C.src_port : C.dst_port, r, port);
+    }
     sides.push(m[1] as string);
   }
   if (parts[2] !== undefined) {

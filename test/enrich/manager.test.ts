@@ -163,6 +163,18 @@ test('flowwatch enrich check names every enrichment of an address and a flow, wi
       dst_segment: 'datastore',
       dst_tags: ['pci'],
     });
+    // A port that does not fit 16 bits is refused, not wrapped.
+    const wide = await run(process.execPath, [
+      CLI,
+      'enrich',
+      'check',
+      '--config',
+      cfg,
+      '--flow',
+      '10.9.9.9:70000 10.2.3.4:5432',
+    ]).catch((e: { code: number; stderr: string }) => e);
+    assert.equal((wide as { code?: number }).code, 1);
+    assert.match((wide as { stderr: string }).stderr, /port 70000 in 10\.9\.9\.9:70000 is not 0\.\.65535/);
     // A source that cannot be loaded is named, and the check answers from the others.
     writeFileSync(join(dir, 'assets.csv'), 'ip,name\nnot-an-ip,x\n');
     const bad = await run(process.execPath, [CLI, 'enrich', 'check', '--config', cfg, '10.2.3.4']).catch(
