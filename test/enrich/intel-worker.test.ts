@@ -210,6 +210,33 @@ test('a loader thread that dies after saving a new copy: the next refresh builds
   }
 });
 
+test('a heap probe of the loader thread during a refresh gets its answer, and the refresh its own', {
+  timeout: 60_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fw-intel-probe-'));
+  const feed = join(dir, 'feed.txt');
+  writeFileSync(feed, '192.0.2.1\n');
+  const remote = new IntelFeedWorker([{ name: 'f', format: 'list', location: feed, refreshSeconds: 1 }], {
+    cacheDir: join(dir, 'cache'),
+  });
+  try {
+    await remote.refreshDue(0); // the thread is kept: nothing was parsed at the next check
+    await remote.refreshDue(2000);
+    assert.equal(remote.loaderAlive, true);
+    writeFileSync(feed, intelFeedText(100_000, 9));
+    // the probe first, the refresh right behind it: each reply must reach its own request
+    const probe = remote.loaderHeapUsed();
+    const refresh = remote.refreshDue(4000);
+    const heap = await probe;
+    assert.ok(heap !== null && heap > 0);
+    const r = await refresh;
+    assert.equal(r[0].status, 'updated');
+    assert.equal(remote.table.size, 100_000);
+  } finally {
+    await remote.stop();
+  }
+});
+
 test('ETag and Last-Modified survive the loader thread and a restart: the next GET is conditional and answered 304', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fw-intel-etag-'));
   const body = '198.51.100.0/24\n203.0.113.5\n';

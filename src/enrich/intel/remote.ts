@@ -254,7 +254,8 @@ export class IntelFeedWorker {
   private current: IntelTable | null = null;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<RefreshReport[]> | null = null;
-  private pending: { id: number; resolve: (r: WorkerReply) => void } | null = null;
+  /** Requests waiting for their reply, by id (a refresh and a heap probe may overlap). */
+  private readonly pending = new Map<number, (r: WorkerReply) => void>();
   private nextId = 1;
   private stopped = false;
   private readonly nextDue: number[];
@@ -287,13 +288,8 @@ export class IntelFeedWorker {
   /** V8 heap in use in the loader thread (bytes), null when none is running. */
   async loaderHeapUsed(): Promise<number | null> {
     const w = this.worker;
-    if (w === null || this.pending !== null) return null;
-    const id = this.nextId++;
-    const reply = await new Promise<WorkerReply>((resolve) => {
-      this.pending = { id, resolve };
-      w.postMessage({ id, due: [], build: false, heap: true } satisfies WorkerRequest);
-    });
-    this.pending = null;
+    if (w === null) return null;
+    const reply = await this.request(w, { due: [], build: false, heap: true });
     return reply.heapUsed ?? null;
   }
 
@@ -325,13 +321,8 @@ export class IntelFeedWorker {
     for (let i = 0; i < this.specs.length; i++) if (build || now >= this.nextDue[i]) due.push(i);
     if (due.length === 0) return [];
     const w = this.ensureWorker();
-    const id = this.nextId++;
-    const reply = await new Promise<WorkerReply>((resolve) => {
-      this.pending = { id, resolve };
-      w.ref();
-      w.postMessage({ id, due, build } satisfies WorkerRequest);
-    });
-    this.pending = null;
+    w.ref();
+    const reply = await this.request(w, { due, build });
     for (const i of due) {
       const every = (this.specs[i].refreshSeconds ?? 3600) * 1000;
       this.nextDue[i] = now + (reply.error === undefined ? every : Math.min(every, RETRY_MS));
@@ -388,12 +379,12 @@ export class IntelFeedWorker {
     const died = (why: string): void => {
       if (this.worker !== w) return;
       this.worker = null;
-      const p = this.pending;
-      this.pending = null;
-      p?.resolve({ id: p.id, reports: [], error: `intel loader thread ${why}` });
+      this.failPending(`intel loader thread ${why}`);
     };
     w.on('message', (m: WorkerReply) => {
-      if (this.pending !== null && m.id === this.pending.id) this.pending.resolve(m);
+      const resolve = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      resolve?.(m);
     });
     w.on('error', (e: Error) => died(`failed: ${e.message}`));
     w.on('exit', (code) => died(`exited (${code})`));
@@ -422,9 +413,20 @@ export class IntelFeedWorker {
     this.timer = null;
     const w = this.worker;
     this.worker = null;
-    const p = this.pending;
-    this.pending = null;
-    p?.resolve({ id: p.id, reports: [], error: 'the intel loader is stopped' });
+    this.failPending('the intel loader is stopped');
     if (w !== null) await w.terminate();
+  }
+
+  private request(w: Worker, m: Omit<WorkerRequest, 'id'>): Promise<WorkerReply> {
+    const id = this.nextId++;
+    return new Promise<WorkerReply>((resolve) => {
+      this.pending.set(id, resolve);
+      w.postMessage({ id, ...m } satisfies WorkerRequest);
+    });
+  }
+
+  private failPending(error: string): void {
+    for (const [id, resolve] of this.pending) resolve({ id, reports: [], error });
+    this.pending.clear();
   }
 }
