@@ -3,9 +3,10 @@
 // questions in column names; JS values come back (addresses as text, enums as names, times as ms).
 
 import type { InterfaceCounters } from '../ingest/sflow/decoder.js';
-import type { IdsAlert } from '../ingest/suricata/eve.js';
 import type { FlowBatch } from '../pipeline/flow-batch.js';
-import type { AlertWithFlow } from './duckdb/ids-alerts.js';
+import type { AlertWithFlow, IdsAlert } from './ids-alert.js';
+
+export type { AlertWithFlow, IdsAlert } from './ids-alert.js';
 
 /** Parameterised SQL from the filter compiler: `$1..$n` placeholders over column names. */
 export interface SqlWhere {

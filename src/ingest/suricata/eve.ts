@@ -47,6 +47,7 @@
 import { type FlowBatch, formatAddrWords, parseAddr, type StringDict } from '../../pipeline/flow-batch.js';
 import type { BatchSink } from '../../pipeline/sink.js';
 import { ACTIONS, C, END_REASONS, FLOW_STATES, SOURCE_TYPES } from '../../schema/columns.js';
+import type { IdsAlert } from '../../store/ids-alert.js';
 import { inflated } from '../gzip.js';
 import { addrCol, setF64, setU8, setU16 } from '../text-fields.js';
 
@@ -55,30 +56,9 @@ export const MAX_ERRORS = 1000;
 /** Default bound of the flow_id → app-layer fields map. */
 export const DEFAULT_MAX_JOIN_ENTRIES = 1 << 20;
 
-/** One Suricata alert event. Addresses are text (RFC 5952 for IPv6); absent numbers are null. */
-export interface IdsAlert {
-  /** Event timestamp, UTC ms. */
-  time: number;
-  /** flow_id exactly as written (decimal digits), '' when the event has none. */
-  flowId: string;
-  communityId: string;
-  srcAddr: string;
-  dstAddr: string;
-  srcPort: number | null;
-  dstPort: number | null;
-  proto: number | null;
-  signatureId: number;
-  signature: string;
-  category: string;
-  severity: number | null;
-  /** alert.action as written: allowed, blocked. */
-  action: string;
-  /** host (sensor-name), else in_iface, else 'eve'. */
-  sensor: string;
-  appProto: string;
-  /** `${file}:${line}`. */
-  source: string;
-}
+// The alert record belongs to the store contract (src/store/ids-alert.ts); re-exported here for
+// the modules that take it from the parser's result.
+export type { IdsAlert } from '../../store/ids-alert.js';
 
 export interface SuricataParseOptions {
   /** Exporter id for every row (default `suricata:${host | in_iface | 'eve'}`). */

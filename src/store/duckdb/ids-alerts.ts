@@ -5,8 +5,8 @@
 // of interface-counters.ts).
 
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import type { IdsAlert } from '../../ingest/suricata/eve.js';
 import { parseAddr } from '../../pipeline/flow-batch.js';
+import type { AlertWithFlow, IdsAlert } from '../ids-alert.js';
 import { addrText } from './values.js';
 
 export const IDS_ALERTS = 'ids_alerts';
@@ -102,25 +102,6 @@ function rowToAlert(row: DuckDBValue[]): IdsAlert {
     sensor: String(row[13] ?? ''),
     appProto: row[14] === null ? '' : String(row[14]),
     source: String(row[15] ?? ''),
-  };
-}
-
-export interface AlertWithFlow {
-  alert: IdsAlert;
-  flow: {
-    timeStart: number;
-    timeEnd: number;
-    srcAddr: string;
-    dstAddr: string;
-    srcPort: number | null;
-    dstPort: number | null;
-    proto: number | null;
-    bytes: number | null;
-    packets: number | null;
-    revBytes: number | null;
-    revPackets: number | null;
-    exporter: string;
-    communityId: string;
   };
 }
 

@@ -31,14 +31,15 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBAppender, DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
 import type { InterfaceCounters } from '../../ingest/sflow/decoder.js';
-import type { IdsAlert } from '../../ingest/suricata/eve.js';
 import type { FlowBatch } from '../../pipeline/flow-batch.js';
 import { allColumns, C, type ColumnDef, findColumn, SCHEMA_VERSION } from '../../schema/columns.js';
 import { duckdbColumnType, flowsTableDDL, quoteIdent } from '../../schema/duckdb.js';
 import type {
+  AlertWithFlow,
   CommitHook,
   FlowRow,
   FlowStore,
+  IdsAlert,
   PlannedResult,
   QueryFlowsOptions,
   StoreOptions,
@@ -50,7 +51,7 @@ import type {
 } from '../store.js';
 import { CHUNK_ROWS, ChunkWriter } from './chunk-writer.js';
 import { api } from './duckdb-api.js';
-import { type AlertWithFlow, alertsWithFlows, appendIdsAlerts, idsAlertsDDL, queryIdsAlerts } from './ids-alerts.js';
+import { alertsWithFlows, appendIdsAlerts, idsAlertsDDL, queryIdsAlerts } from './ids-alerts.js';
 import {
   INTERFACE_COUNTERS,
   interfaceCountersDDL,
