@@ -145,5 +145,5 @@ export interface FlowStore {
   /** Flush, checkpoint, release the database and the lock. */
   close(): Promise<void>;
   /** Write with every commit (see CommitHook); returns the function that removes the hook. */
-  addCommitHook?(hook: CommitHook): () => void;
+  addCommitHook(hook: CommitHook): () => void;
 }
