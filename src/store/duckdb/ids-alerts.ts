@@ -12,7 +12,6 @@ import { addrText } from './values.js';
 export const IDS_ALERTS = 'ids_alerts';
 
 type Param = string | number | null;
-type Getter = (a: IdsAlert) => Param;
 
 /** Decimal text of the UHUGEINT of an address (bound as text: values above 2^127 overflow HUGEINT). */
 function addrParam(text: string): string | null {
@@ -21,28 +20,72 @@ function addrParam(text: string): string | null {
   return ((BigInt(w[0]) << 96n) | (BigInt(w[1]) << 64n) | (BigInt(w[2]) << 32n) | BigInt(w[3])).toString();
 }
 
-const COLUMNS: [name: string, type: string, get: Getter][] = [
-  ['time', 'BIGINT', (a) => a.time],
+/** A column: its SQL type, the IdsAlert field it holds, how that field is bound and how it is read back. */
+interface Column<K extends keyof IdsAlert> {
+  name: string;
+  type: string;
+  key: K;
+  put(v: IdsAlert[K]): Param;
+  take(v: DuckDBValue): IdsAlert[K];
+}
+
+function col<K extends keyof IdsAlert>(
+  name: string,
+  type: string,
+  key: K,
+  put: (v: IdsAlert[K]) => Param,
+  take: (v: DuckDBValue) => IdsAlert[K],
+): Column<K> {
+  return { name, type, key, put, take };
+}
+
+const orNull = (v: string): string | null => (v === '' ? null : v);
+const textOrEmpty = (v: DuckDBValue): string => String(v ?? '');
+const num = (v: DuckDBValue): number | null => (v === null ? null : Number(v));
+const addrBack = (v: DuckDBValue): string => (typeof v === 'bigint' ? addrText(v) : '');
+const same = <T extends Param>(v: T): T => v;
+
+const COLUMNS = [
+  col('time', 'BIGINT', 'time', same, Number),
   // flow_id is a uint64 (often above 2^53): bound as its decimal text
-  ['flow_id', 'UBIGINT', (a) => (a.flowId === '' ? null : a.flowId)],
-  ['community_id', 'VARCHAR', (a) => (a.communityId === '' ? null : a.communityId)],
-  ['src_addr', 'UHUGEINT', (a) => addrParam(a.srcAddr)],
-  ['dst_addr', 'UHUGEINT', (a) => addrParam(a.dstAddr)],
-  ['src_port', 'USMALLINT', (a) => a.srcPort],
-  ['dst_port', 'USMALLINT', (a) => a.dstPort],
-  ['proto', 'UTINYINT', (a) => a.proto],
-  ['signature_id', 'UINTEGER', (a) => a.signatureId],
-  ['signature', 'VARCHAR', (a) => a.signature],
-  ['category', 'VARCHAR', (a) => a.category],
-  ['severity', 'UTINYINT', (a) => a.severity],
-  ['action', 'VARCHAR', (a) => a.action],
-  ['sensor', 'VARCHAR', (a) => a.sensor],
-  ['app_proto', 'VARCHAR', (a) => (a.appProto === '' ? null : a.appProto)],
-  ['source', 'VARCHAR', (a) => a.source],
+  col('flow_id', 'UBIGINT', 'flowId', orNull, textOrEmpty),
+  col('community_id', 'VARCHAR', 'communityId', orNull, textOrEmpty),
+  col('src_addr', 'UHUGEINT', 'srcAddr', addrParam, addrBack),
+  col('dst_addr', 'UHUGEINT', 'dstAddr', addrParam, addrBack),
+  col('src_port', 'USMALLINT', 'srcPort', same, num),
+  col('dst_port', 'USMALLINT', 'dstPort', same, num),
+  col('proto', 'UTINYINT', 'proto', same, num),
+  col('signature_id', 'UINTEGER', 'signatureId', same, Number),
+  col('signature', 'VARCHAR', 'signature', same, textOrEmpty),
+  col('category', 'VARCHAR', 'category', same, textOrEmpty),
+  col('severity', 'UTINYINT', 'severity', same, num),
+  col('action', 'VARCHAR', 'action', same, textOrEmpty),
+  col('sensor', 'VARCHAR', 'sensor', same, textOrEmpty),
+  col('app_proto', 'VARCHAR', 'appProto', orNull, textOrEmpty),
+  col('source', 'VARCHAR', 'source', same, textOrEmpty),
 ];
 
+// Every IdsAlert field has a column (a field added to IdsAlert without one fails to compile here).
+type Unstored = Exclude<keyof IdsAlert, (typeof COLUMNS)[number]['key']>;
+const EVERY_FIELD_STORED: [Unstored] extends [never] ? true : Unstored = true;
+void EVERY_FIELD_STORED;
+
+/** The value column `c` binds for alert `a`. */
+function bind<K extends keyof IdsAlert>(c: Column<K>, a: IdsAlert): Param {
+  return c.put(a[c.key]);
+}
+
+/** The IdsAlert in row[at .. at + COLUMNS.length) (columns in COLUMNS order). */
+function rowToAlert(row: readonly DuckDBValue[], at = 0): IdsAlert {
+  const out: Partial<Record<keyof IdsAlert, unknown>> = {};
+  COLUMNS.forEach((c, i) => {
+    out[c.key] = c.take(row[at + i]);
+  });
+  return out as IdsAlert;
+}
+
 export function idsAlertsDDL(): string {
-  return `CREATE TABLE IF NOT EXISTS ${IDS_ALERTS} (${COLUMNS.map(([n, t]) => `${n} ${t}`).join(', ')})`;
+  return `CREATE TABLE IF NOT EXISTS ${IDS_ALERTS} (${COLUMNS.map((c) => `${c.name} ${c.type}`).join(', ')})`;
 }
 
 /** Insert alerts (the table must exist: run idsAlertsDDL() first). Returns the rows written. */
@@ -52,8 +95,9 @@ export async function appendIdsAlerts(conn: DuckDBConnection, alerts: readonly I
     const part = alerts.slice(i, i + per);
     const params: Param[] = [];
     const tuples = part.map((a) => {
-      const ph = COLUMNS.map(([, type, get]) => {
-        const v = get(a);
+      const ph = COLUMNS.map((c) => {
+        const v = bind(c, a);
+        const type = c.type;
         params.push(v === null ? null : type === 'UHUGEINT' || type === 'UBIGINT' ? String(v) : v);
         return `CAST($${params.length} AS ${type})`;
       });
@@ -73,43 +117,45 @@ export interface IdsAlertQuery {
 /** Alerts with time in [fromMs, toMs), newest first, back as IdsAlert records. */
 export async function queryIdsAlerts(conn: DuckDBConnection, q: IdsAlertQuery): Promise<IdsAlert[]> {
   const r = await conn.runAndReadAll(
-    `SELECT ${COLUMNS.map(([n]) => n).join(', ')} FROM ${IDS_ALERTS}
+    `SELECT ${COLUMNS.map((c) => c.name).join(', ')} FROM ${IDS_ALERTS}
      WHERE time >= $1 AND time < $2 ORDER BY time DESC, source LIMIT $3`,
     [BigInt(Math.floor(q.fromMs)), BigInt(Math.floor(q.toMs)), BigInt(q.limit ?? 1000)],
   );
-  return r.getRows().map(rowToAlert);
+  return r.getRows().map((row) => rowToAlert(row));
 }
 
-function num(v: DuckDBValue): number | null {
-  return v === null ? null : Number(v);
+type Flow = AlertWithFlow['flow'];
+
+/** A flows column alertsWithFlows reads, the field of AlertWithFlow.flow it fills and how. */
+function flowCol<K extends keyof Flow>(column: string, key: K, take: (v: DuckDBValue) => Flow[K]) {
+  return { column, key, take };
 }
 
-function rowToAlert(row: DuckDBValue[]): IdsAlert {
-  return {
-    time: Number(row[0]),
-    flowId: row[1] === null ? '' : String(row[1]),
-    communityId: row[2] === null ? '' : String(row[2]),
-    srcAddr: typeof row[3] === 'bigint' ? addrText(row[3]) : '',
-    dstAddr: typeof row[4] === 'bigint' ? addrText(row[4]) : '',
-    srcPort: num(row[5]),
-    dstPort: num(row[6]),
-    proto: num(row[7]),
-    signatureId: Number(row[8]),
-    signature: String(row[9] ?? ''),
-    category: String(row[10] ?? ''),
-    severity: num(row[11]),
-    action: String(row[12] ?? ''),
-    sensor: String(row[13] ?? ''),
-    appProto: row[14] === null ? '' : String(row[14]),
-    source: String(row[15] ?? ''),
-  };
-}
+/** The flow columns alertsWithFlows reads (after the alert's). */
+const FLOW_FIELDS = [
+  flowCol('time_start', 'timeStart', Number),
+  flowCol('time_end', 'timeEnd', Number),
+  flowCol('src_addr', 'srcAddr', addrBack),
+  flowCol('dst_addr', 'dstAddr', addrBack),
+  flowCol('src_port', 'srcPort', num),
+  flowCol('dst_port', 'dstPort', num),
+  flowCol('proto', 'proto', num),
+  flowCol('bytes', 'bytes', num),
+  flowCol('packets', 'packets', num),
+  flowCol('rev_bytes', 'revBytes', num),
+  flowCol('rev_packets', 'revPackets', num),
+  flowCol('exporter', 'exporter', textOrEmpty),
+  flowCol('community_id', 'communityId', textOrEmpty),
+];
+
+// Every field of AlertWithFlow.flow is read (a field added without a column fails to compile here).
+type Unread = Exclude<keyof Flow, (typeof FLOW_FIELDS)[number]['key']>;
+const EVERY_FLOW_FIELD_READ: [Unread] extends [never] ? true : Unread = true;
+void EVERY_FLOW_FIELD_READ;
 
 export interface AlertsWithFlowsQuery extends IdsAlertQuery {
   /** Slack around a flow's [time_start, time_end] in which an alert still matches (default 60 s). */
   windowMs?: number;
-  /** The flows relation (default `flows`, the store's per-connection view). */
-  flowsTable?: string;
 }
 
 /**
@@ -120,8 +166,6 @@ export interface AlertsWithFlowsQuery extends IdsAlertQuery {
  * either direction. An alert with no such flow is not returned. One row per (alert, flow) pair, newest alert first.
  */
 export async function alertsWithFlows(conn: DuckDBConnection, q: AlertsWithFlowsQuery): Promise<AlertWithFlow[]> {
-  const flows = q.flowsTable ?? 'flows';
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(flows)) throw new Error(`flowsTable: not a table name: ${flows}`);
   const win = BigInt(Math.max(0, Math.floor(q.windowMs ?? 60_000)));
   // Three equi-joins rather than one OR: DuckDB hash-joins each, where an OR of conditions is a
   // nested loop over every flow. Flows whose ids were not stored (NetFlow, IPFIX, metered pcaps:
@@ -129,20 +173,18 @@ export async function alertsWithFlows(conn: DuckDBConnection, q: AlertsWithFlows
   const within = 'a.time >= f.time_start - $4 AND a.time <= coalesce(f.time_end, f.time_start) + $4';
   const range = 'f.time_start <= $2 + $4 AND coalesce(f.time_end, f.time_start) >= $1 - $4';
   const alerts = `(SELECT * FROM ${IDS_ALERTS} WHERE time >= $1 AND time < $2)`;
-  const pick = `${COLUMNS.map(([n]) => `a.${n}`).join(', ')},
-       f.time_start, f.time_end, f.src_addr, f.dst_addr, f.src_port, f.dst_port, f.proto,
-       f.bytes, f.packets, f.rev_bytes, f.rev_packets, f.exporter, f.community_id`;
+  const pick = [...COLUMNS.map((c) => `a.${c.name}`), ...FLOW_FIELDS.map((c) => `f.${c.column}`)].join(', ');
   const r = await conn.runAndReadAll(
     `SELECT DISTINCT * FROM (
-       SELECT ${pick} FROM ${alerts} a JOIN ${flows} f
+       SELECT ${pick} FROM ${alerts} a JOIN flows f
          ON f.community_id = a.community_id AND ${within} WHERE ${range}
        UNION ALL
-       SELECT ${pick} FROM ${alerts} a JOIN ${flows} f
+       SELECT ${pick} FROM ${alerts} a JOIN flows f
          ON f.src_addr = a.src_addr AND f.dst_addr = a.dst_addr AND f.proto = a.proto
         AND f.src_port IS NOT DISTINCT FROM a.src_port AND f.dst_port IS NOT DISTINCT FROM a.dst_port AND ${within}
         WHERE ${range}
        UNION ALL
-       SELECT ${pick} FROM ${alerts} a JOIN ${flows} f
+       SELECT ${pick} FROM ${alerts} a JOIN flows f
          ON f.src_addr = a.dst_addr AND f.dst_addr = a.src_addr AND f.proto = a.proto
         AND f.src_port IS NOT DISTINCT FROM a.dst_port AND f.dst_port IS NOT DISTINCT FROM a.src_port AND ${within}
         WHERE ${range})
@@ -150,22 +192,11 @@ export async function alertsWithFlows(conn: DuckDBConnection, q: AlertsWithFlows
     [BigInt(Math.floor(q.fromMs)), BigInt(Math.floor(q.toMs)), BigInt(q.limit ?? 1000), win],
   );
   const n = COLUMNS.length;
-  return r.getRows().map((row) => ({
-    alert: rowToAlert(row),
-    flow: {
-      timeStart: Number(row[n]),
-      timeEnd: Number(row[n + 1]),
-      srcAddr: typeof row[n + 2] === 'bigint' ? addrText(row[n + 2] as bigint) : '',
-      dstAddr: typeof row[n + 3] === 'bigint' ? addrText(row[n + 3] as bigint) : '',
-      srcPort: num(row[n + 4]),
-      dstPort: num(row[n + 5]),
-      proto: num(row[n + 6]),
-      bytes: num(row[n + 7]),
-      packets: num(row[n + 8]),
-      revBytes: num(row[n + 9]),
-      revPackets: num(row[n + 10]),
-      exporter: String(row[n + 11] ?? ''),
-      communityId: String(row[n + 12] ?? ''),
-    },
-  }));
+  return r.getRows().map((row) => {
+    const flow: Partial<Record<keyof Flow, unknown>> = {};
+    FLOW_FIELDS.forEach((c, i) => {
+      flow[c.key] = c.take(row[n + i]);
+    });
+    return { alert: rowToAlert(row), flow: flow as Flow };
+  });
 }
