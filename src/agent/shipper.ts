@@ -2,7 +2,10 @@
 // deleting each only after the server answered 200 (stored, or "duplicate": stored by an earlier
 // attempt whose answer was lost). While the server is unreachable or failing (network errors,
 // 5xx, 401/403 while an operator fixes a token) the batch stays and is retried with exponential
-// backoff; a batch the server can never take (400, 413, 415) is dropped and counted.
+// backoff (retryMinMs doubling up to retryMaxMs, reset by the next answered batch); new batches
+// spooled meanwhile do not cut a backoff short. A batch the server can never take (400, 413, 415)
+// is dropped and counted. stop() ends a request still in flight at once (after its drain time):
+// that batch was not acknowledged and stays in the spool.
 
 import type { Spool, SpoolEntry } from './spool.js';
 
@@ -20,7 +23,10 @@ export interface ShipperOptions {
 export class Shipper {
   private readonly url: string;
   private running = false;
-  private wake: (() => void) | undefined;
+  /** Ends the idle wait for new data (kick); never a backoff wait. */
+  private wakeIdle: (() => void) | undefined;
+  /** Aborted by stop(): ends the idle wait, a backoff wait and the request in flight. */
+  private stopping = new AbortController();
   private loop: Promise<void> | undefined;
   sentBatches = 0;
   sentFlows = 0;
@@ -38,23 +44,27 @@ export class Shipper {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = new AbortController();
     this.loop = this.run();
   }
 
-  /** A batch was spooled. */
+  /** A batch was spooled: ends an idle wait (a backoff wait runs its course). */
   kick(): void {
-    const w = this.wake;
-    this.wake = undefined;
+    const w = this.wakeIdle;
+    this.wakeIdle = undefined;
     w?.();
   }
 
-  /** Stop after the batch in flight; with `drainMs`, first keep sending until the spool is empty or the time is up. */
+  /**
+   * Stop; with `drainMs`, first keep sending until the spool is empty or the time is up. A request
+   * still in flight then is aborted: its batch stays in the spool.
+   */
   async stop(drainMs = 0): Promise<void> {
     const until = Date.now() + drainMs;
-    while (drainMs > 0 && this.opts.spool.batches > 0 && Date.now() < until)
-      await new Promise((r) => setTimeout(r, 50));
+    while (drainMs > 0 && this.running && this.opts.spool.batches > 0 && Date.now() < until)
+      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, until - Date.now()))));
     this.running = false;
-    this.kick();
+    this.stopping.abort();
     await this.loop;
   }
 
@@ -65,16 +75,16 @@ export class Shipper {
     while (this.running) {
       const e = this.opts.spool.oldest();
       if (e === undefined) {
-        await new Promise<void>((r) => {
-          this.wake = r;
-        });
+        await this.wait(undefined);
+        this.wakeIdle = undefined;
         continue;
       }
       const outcome = await this.send(e);
+      if (!this.running && outcome === 'retry') break; // aborted by stop(): the batch stays spooled
       if (outcome === 'retry') {
         this.connected = false;
         this.failures++;
-        await this.sleep(backoff);
+        await this.wait(backoff);
         backoff = Math.min(max, backoff * 2);
         continue;
       }
@@ -103,9 +113,10 @@ export class Shipper {
           'content-type': 'application/json',
           'content-encoding': 'gzip',
         },
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
+        signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.opts.timeoutMs ?? 30_000)]),
       });
     } catch (err) {
+      if (this.stopping.signal.aborted) return 'retry';
       this.opts.onError?.(`send to ${this.url}: ${(err as Error).cause ?? (err as Error).message}`);
       return 'retry';
     }
@@ -135,13 +146,20 @@ export class Shipper {
     return 'retry';
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((r) => {
-      const t = setTimeout(r, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        r();
+  /** Until stop(), or `ms` elapsed (backoff) or, with no `ms`, a kick (idle). */
+  private wait(ms: number | undefined): Promise<void> {
+    const signal = this.stopping.signal;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      let t: NodeJS.Timeout | undefined;
+      const done = () => {
+        if (t) clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        resolve();
       };
+      signal.addEventListener('abort', done);
+      if (ms === undefined) this.wakeIdle = done;
+      else t = setTimeout(done, ms);
     });
   }
 }
