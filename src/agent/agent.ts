@@ -244,12 +244,46 @@ export class Agent {
     if (this.stopping) return;
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.tcpdump && this.tcpdump.exitCode === null) this.tcpdump.kill('SIGTERM');
-    // tcpdump writes what it buffered before exiting: read the stream to its end first.
-    await this.tcpdumpExit;
+    await this.stopCapture();
     this.meter?.flush();
     this.tick(Date.now());
     await this.shipper.stop(drainMs);
+  }
+
+  /**
+   * SIGTERM, and tcpdump writes what it buffered before exiting: read the stream to its end. One
+   * that has not exited after a grace period (hung, or ignoring SIGTERM) is killed; if its output
+   * pipe is still held open then (by a process it started), the agent stops reading it.
+   */
+  private async stopCapture(): Promise<void> {
+    const p = this.tcpdump;
+    const exit = this.tcpdumpExit;
+    if (!p || !exit) return;
+    const running = () => p.exitCode === null && p.signalCode === null;
+    if (running()) p.kill('SIGTERM');
+    if (await within(exit, STOP_GRACE_MS)) return;
+    if (running()) p.kill('SIGKILL');
+    if (await within(exit, STOP_GRACE_MS)) return;
+    this.opts.log.warn({ pid: p.pid }, 'tcpdump output still open after SIGKILL; no longer read');
+    p.stdout?.destroy();
+    p.stderr?.destroy();
+    await within(exit, 500);
+  }
+}
+
+/** How long stop() waits for tcpdump after SIGTERM, and again after SIGKILL. */
+const STOP_GRACE_MS = 2000;
+
+/** Whether `p` settled within `ms`. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((r) => {
+    t = setTimeout(() => r(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    clearTimeout(t);
   }
 }
 
