@@ -7,7 +7,9 @@
 //
 // Both need `Authorization: Bearer <token>` with a token from `ingest.tokens` (compared in constant
 // time; 401 otherwise) and accept `Content-Encoding: gzip`. A body over `ingest.max_body` (after
-// decompression) is answered 413 and nothing of it is stored.
+// decompression) is answered 413 and nothing of it is stored; when that is known before the end
+// of the body (Content-Length, or the bytes received so far) the rest is not read and the
+// connection is closed (src/api/body.ts).
 //
 // Acknowledgement: 200 is sent only after the request's flows are committed by the store (the
 // pipeline is flushed and the store's COMMIT has returned), so a client that got 200 can forget
@@ -69,11 +71,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import type http from 'node:http';
 import { dirname } from 'node:path';
-import { gunzip } from 'node:zlib';
 import type { ExporterCounters } from '../pipeline/counters.js';
 import { type FlowBatch, parseAddr, parseIPv4, parseMac } from '../pipeline/flow-batch.js';
 import type { BatchSink } from '../pipeline/sink.js';
 import { C, type ColumnDef, columnIndex, findColumn, PROTOCOL_NAMES } from '../schema/columns.js';
+import { BodyRefused, readBody } from './body.js';
 
 export interface IngestToken {
   name: string;
@@ -149,11 +151,12 @@ export class HttpIngest {
         res.setHeader('www-authenticate', 'Bearer');
         throw new HttpError(401, 'missing or unknown bearer token (ingest.tokens)');
       }
-      const body = await readBody(req, this.opts.maxBody);
+      const body = await readBody(req, res, this.opts.maxBody, { gzip: true, limitName: 'ingest.max_body' });
       const result =
         pathname === INGEST_FLOWS_PATH ? await this.agentBatch(body) : await this.ndjson(body, `http:${who}`);
       reply(res, 200, result);
     } catch (e) {
+      if (e instanceof BodyRefused) return; // answered by readBody
       if (e instanceof HttpError) return reply(res, e.status, { error: e.message });
       reply(res, 503, { error: `not stored, retry: ${(e as Error).message}` });
     }
@@ -328,48 +331,6 @@ function reply(res: http.ServerResponse, status: number, body: unknown): void {
   if (res.headersSent) return;
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
-}
-
-/** The body as text, gunzipped when the client says so; 413 past `max` bytes either way. */
-async function readBody(req: http.IncomingMessage, max: number): Promise<string> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > max) {
-    req.resume();
-    throw new HttpError(413, `body larger than ${max} bytes (ingest.max_body)`);
-  }
-  const raw = await new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    let over = false;
-    req.on('data', (c: Buffer) => {
-      if (over) return;
-      n += c.length;
-      if (n > max) {
-        over = true;
-        chunks.length = 0;
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () =>
-      over
-        ? reject(new HttpError(413, `body larger than ${max} bytes (ingest.max_body)`))
-        : resolve(Buffer.concat(chunks)),
-    );
-    req.on('error', reject);
-  });
-  const enc = String(req.headers['content-encoding'] ?? 'identity').toLowerCase();
-  if (enc === 'identity') return raw.toString('utf8');
-  if (enc !== 'gzip' && enc !== 'x-gzip') throw new HttpError(415, `Content-Encoding ${enc}: only gzip is accepted`);
-  const out = await new Promise<Buffer>((resolve, reject) =>
-    gunzip(raw, { maxOutputLength: max }, (err, buf) => {
-      if (!err) return resolve(buf);
-      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
-        reject(new HttpError(413, `body larger than ${max} bytes once decompressed (ingest.max_body)`));
-      else reject(new HttpError(400, `gzip body: ${err.message}`));
-    }),
-  );
-  return out.toString('utf8');
 }
 
 // ---- values → cells

@@ -5,6 +5,7 @@ import http from 'node:http';
 import { splitHostPort } from '../config/config.js';
 import { FilterError } from '../filter/index.js';
 import { QueryError, type QueryTarget } from '../query/service.js';
+import { BodyRefused, readBody } from './body.js';
 import type { HttpIngest } from './ingest.js';
 
 const MAX_BODY = 1 << 20;
@@ -69,8 +70,9 @@ export class ApiServer {
     if (req.method === 'POST' && url.pathname.startsWith('/api/v1/')) {
       let body: unknown;
       try {
-        body = JSON.parse(await readBody(req));
+        body = JSON.parse(await readBody(req, res, MAX_BODY));
       } catch (e) {
+        if (e instanceof BodyRefused) return; // 413, answered by readBody
         return send(res, 400, { error: `request body: ${(e as Error).message}` });
       }
       try {
@@ -99,24 +101,6 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
   if (res.headersSent) return;
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)));
-}
-
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    req.on('data', (c: Buffer) => {
-      n += c.length;
-      if (n > MAX_BODY) {
-        reject(new Error(`larger than ${MAX_BODY} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 export function renderPrometheus(metrics: Metric[]): string {
