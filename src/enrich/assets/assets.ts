@@ -124,8 +124,11 @@ export class AssetTable {
   /** Per asset: its groups (one per address, in the entry's order) at ipGroups[ipStart[a]..ipStart[a+1]). */
   private readonly ipStart: Uint32Array;
   private readonly ipGroups: Uint32Array;
-  /** Per field (FIELDS order, then tags): per asset the id in `values[field]` / `tagLists`. */
-  readonly fieldOf: Uint32Array[];
+  /**
+   * Per asset SLOT words: the ids of its fields (FIELDS order) in `values[field]`, then of its tag
+   * list in `tagLists` (word 6); word 7 unused. Side by side, so a hit reads one cache line.
+   */
+  readonly fields: Uint32Array;
   readonly values: readonly (readonly string[])[];
   readonly tagLists: readonly (readonly string[])[];
   private readonly validFrom: Float64Array;
@@ -162,7 +165,7 @@ export class AssetTable {
     this.recTo = p.recTo;
     this.ipStart = p.ipStart;
     this.ipGroups = p.ipGroups;
-    this.fieldOf = p.fieldOf;
+    this.fields = p.fields;
     this.values = p.values;
     this.tagLists = p.tagLists;
     this.validFrom = p.validFrom;
@@ -192,7 +195,7 @@ export class AssetTable {
       recTo: this.recTo,
       ipStart: this.ipStart,
       ipGroups: this.ipGroups,
-      fieldOf: this.fieldOf,
+      fields: this.fields,
       values: this.values,
       tagLists: this.tagLists,
       validFrom: this.validFrom,
@@ -206,7 +209,7 @@ export class AssetTable {
 
   /** Asset i as an object (for `enrich check` and tests; not for the hot path). */
   entry(i: number): AssetEntry {
-    const f = (k: number) => this.values[k][this.fieldOf[k][i]];
+    const f = (k: number) => this.values[k][this.fields[i * SLOT + k]];
     const ips: string[] = [];
     for (let j = this.ipStart[i]; j < this.ipStart[i + 1]; j++)
       ips.push(formatAddrWords(this.groupAddr, this.ipGroups[j] * 4));
@@ -220,7 +223,7 @@ export class AssetTable {
       owner: f(3),
       env: f(4),
       type: f(5),
-      tags: this.tagLists[this.fieldOf[6][i]],
+      tags: this.tagLists[this.fields[i * SLOT + 6]],
       source: line === 0 ? file : `${file}:${line}`,
     };
     if (!Number.isNaN(this.validFrom[i])) e.validFrom = this.validFrom[i];
@@ -358,7 +361,7 @@ export class AssetTable {
       this.sourceOf.byteLength +
       this.lineOf.byteLength +
       this.slots.byteLength;
-    for (const a of [...this.fieldOf, ...this.fieldCodes]) b += a.byteLength;
+    for (const a of [this.fields, ...this.fieldCodes]) b += a.byteLength;
     return b;
   }
 }
@@ -377,7 +380,7 @@ export interface AssetParts {
   recTo: Float64Array;
   ipStart: Uint32Array;
   ipGroups: Uint32Array;
-  fieldOf: Uint32Array[];
+  fields: Uint32Array;
   values: readonly (readonly string[])[];
   tagLists: readonly (readonly string[])[];
   validFrom: Float64Array;
@@ -395,7 +398,7 @@ function assetParts(entries: readonly AssetEntry[]): AssetParts {
   const interners = FIELDS.map(() => new Interner());
   const tagLists = new ListInterner();
   const sources = new Interner();
-  o.fieldOf = [...FIELDS, 'tags'].map(() => new Uint32Array(n));
+  o.fields = new Uint32Array(n * SLOT);
   o.validFrom = new Float64Array(n);
   o.validTo = new Float64Array(n);
   o.seenAt = new Float64Array(n);
@@ -407,8 +410,8 @@ function assetParts(entries: readonly AssetEntry[]): AssetParts {
   for (let i = 0; i < n; i++) {
     const e = entries[i];
     const vals = [e.name, e.vmId, e.account, e.owner, e.env, e.type];
-    for (let k = 0; k < 6; k++) o.fieldOf[k][i] = interners[k].id(vals[k]);
-    o.fieldOf[6][i] = tagLists.id(e.tags);
+    for (let k = 0; k < 6; k++) o.fields[i * SLOT + k] = interners[k].id(vals[k]);
+    o.fields[i * SLOT + 6] = tagLists.id(e.tags);
     o.validFrom[i] = e.validFrom ?? Number.NaN;
     o.validTo[i] = e.validTo ?? Number.NaN;
     o.seenAt[i] = e.seenAt ?? Number.NaN;
@@ -641,7 +644,7 @@ function applySide(table: AssetTable, batch: FlowBatch, pass: number, side: 0 | 
   const v4 = batch.valid[cols[4]];
   const v5 = batch.valid[cols[5]];
   const slots = table.slots;
-  const tagsOf = table.fieldOf[6];
+  const fields = table.fields;
   const merge = table.merge;
   const n = batch.length;
   if (rowAssets.length < n) rowAssets = new Int32Array(batch.capacity);
@@ -705,7 +708,7 @@ function applySide(table: AssetTable, batch: FlowBatch, pass: number, side: 0 | 
     } else {
       // Range tags first, then the asset's; the pair's merged code is computed once per batch and
       // side (src_tags and dst_tags have separate dictionaries, so their codes differ).
-      const tl = tagsOf[a];
+      const tl = fields[a * SLOT + 6];
       const key = tl * 2 + side;
       let m = merge.get(prev, key);
       if (m === 0) {
@@ -745,7 +748,7 @@ function writeShared(
     if (union === null || !batch.useSharedList(tagsCol, union.values, tagDict.values)) return false;
   } else if (!batch.useSharedList(tagsCol, table.tagLists)) return false;
   for (let k = 0; k < 6; k++) batch.useSharedStrings(cols[k], values[k], values[k]);
-  const rec = recordsOf(table);
+  const rec = table.fields;
   const found = rowAssets;
   const d0 = batch.data[cols[0]] as Uint32Array;
   const d1 = batch.data[cols[1]] as Uint32Array;
@@ -802,23 +805,6 @@ function writeShared(
     tagsValid[r] = 1;
   }
   return true;
-}
-
-// Per table, made on its first batch: the seven field ids of each asset side by side (SLOT words),
-// one cache line per hit instead of one per field array.
-const records = new WeakMap<AssetTable, Uint32Array>();
-
-function recordsOf(t: AssetTable): Uint32Array {
-  let rec = records.get(t);
-  if (rec === undefined) {
-    rec = new Uint32Array(t.size * SLOT);
-    for (let k = 0; k < 7; k++) {
-      const f = t.fieldOf[k];
-      for (let a = 0; a < t.size; a++) rec[a * SLOT + k] = f[a];
-    }
-    records.set(t, rec);
-  }
-  return rec;
 }
 
 /** Shared tag dictionaries grow by merged pairs met; past this many, batches go the private way. */
@@ -897,7 +883,7 @@ function fillSlot(
 ): void {
   const slots = table.slots;
   for (let k = 0; k < 7; k++) {
-    const id = table.fieldOf[k][a];
+    const id = table.fields[a * SLOT + k];
     if (id === 0) {
       slots[s + 1 + k] = 0;
       continue;
