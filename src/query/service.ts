@@ -5,8 +5,8 @@
 import { communityId } from '../enrich/community-id.js';
 import { serviceName } from '../enrich/services.js';
 import { compileSql, filterFields, parseFilter } from '../filter/index.js';
-import type { IdsAlert } from '../ingest/suricata/eve.js';
 import { findColumn } from '../schema/columns.js';
+import type { IdsAlert } from '../store/ids-alert.js';
 import type { FlowRow, FlowStore } from '../store/store.js';
 
 export type Row = Record<string, unknown>;

@@ -112,7 +112,7 @@ test('a checkpoint table from before the alert count gets the column; its object
 test('alerts queued while a commit is running: the checkpoint counts them only once a commit holds them', async () => {
   const data = join(tmp, 'racing');
   const store = await openStore({ dir: data });
-  const addHook = store.addCommitHook?.bind(store) as NonNullable<typeof store.addCommitHook>;
+  const addHook = store.addCommitHook.bind(store);
   // Registered before the source's hook: it holds a commit (one that has already taken the alerts
   // queued so far) until the source has queued the object's alerts.
   let armed = false;

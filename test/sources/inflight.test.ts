@@ -56,7 +56,7 @@ test('a commit while a Parquet object is still being parsed checkpoints the rows
   });
   // After the source's hook, in the same transaction: the flows and the checkpoints' row count.
   const seen: { flows: number; checkpointed: number }[] = [];
-  const removeHook = (store.addCommitHook as NonNullable<typeof store.addCommitHook>)({
+  const removeHook = store.addCommitHook({
     pending: () => true,
     write: async (run) => {
       const [[flows]] = await run('SELECT count(*) FROM flows_data');

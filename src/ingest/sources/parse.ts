@@ -3,6 +3,7 @@
 // object (its flows need the datagram decoders and their template state); it is refused here.
 
 import type { BatchSink } from '../../pipeline/sink.js';
+import type { IdsAlert } from '../../store/ids-alert.js';
 import { looksLikeParquet, parseAwsVpcParquet } from '../cloud/aws-parquet.js';
 import { parseAwsVpcLog } from '../cloud/aws-vpc.js';
 import { parseAzureFlowLog } from '../cloud/azure.js';
@@ -10,7 +11,7 @@ import { parseGcpFlowLog } from '../cloud/gcp.js';
 import { parseOciFlowLog } from '../cloud/oci.js';
 import { detectFormat, type ImportFormat } from '../detect.js';
 import { gunzip, isGzip } from '../gzip.js';
-import { type IdsAlert, parseSuricataEve } from '../suricata/eve.js';
+import { parseSuricataEve } from '../suricata/eve.js';
 import { parseZeekLogs } from '../zeek/logs.js';
 
 /** The formats a log object can be read as (`inputs[].format`, `import --format` with a location). */

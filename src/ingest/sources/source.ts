@@ -37,8 +37,8 @@ import type { ExporterCounters } from '../../pipeline/counters.js';
 import { FlowBatch } from '../../pipeline/flow-batch.js';
 import { IngestPipeline } from '../../pipeline/ingest.js';
 import { type BatchSink, CollectingSink } from '../../pipeline/sink.js';
+import type { IdsAlert } from '../../store/ids-alert.js';
 import type { CommitHook, FlowStore } from '../../store/store.js';
-import type { IdsAlert } from '../suricata/eve.js';
 import { type LogFormat, parseLogObject } from './parse.js';
 
 /** One object as a lister sees it. */
@@ -184,8 +184,6 @@ export class LogSource {
   private readonly now: () => number;
 
   constructor(private readonly opts: LogSourceOptions) {
-    const addHook = opts.store.addCommitHook?.bind(opts.store);
-    if (!addHook) throw new Error(`input ${opts.name}: the store cannot hold checkpoints`);
     this.pollMs = opts.pollMs ?? 10_000;
     this.now = opts.now ?? Date.now;
     const store = opts.store;
@@ -227,7 +225,7 @@ export class LogSource {
         if (this.inflight.length > 0 || this.loading) this.fail('a store commit holding its flows was rolled back');
       },
     };
-    this.removeHook = addHook(hook);
+    this.removeHook = opts.store.addCommitHook(hook);
   }
 
   /** Poll until stop(). */

@@ -58,7 +58,6 @@ export const DEFAULT_MAX_JOIN_ENTRIES = 1 << 20;
 
 // The alert record belongs to the store contract (src/store/ids-alert.ts); re-exported here for
 // the modules that take it from the parser's result.
-export type { IdsAlert } from '../../store/ids-alert.js';
 
 export interface SuricataParseOptions {
   /** Exporter id for every row (default `suricata:${host | in_iface | 'eve'}`). */
