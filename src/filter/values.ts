@@ -2,7 +2,7 @@
 // times, MACs, enum names, protocol names, booleans. Each parser throws a FilterError that names
 // the column and points at the value.
 
-import { parseAddr, parseMac as parseMacText } from '../pipeline/flow-batch.js';
+import { addrBigInt, parseAddr, parseMac as parseMacText } from '../pipeline/flow-batch.js';
 import { type ColumnDef, PROTOCOL_NAMES } from '../schema/columns.js';
 import { FilterError, type FilterValue } from './ast.js';
 
@@ -130,7 +130,7 @@ export function addressRange(text: string): { lo: bigint; hi: bigint } | undefin
   const addrText = slash < 0 ? text : text.slice(0, slash);
   const w = parseAddr(addrText);
   if (!w) return undefined;
-  const value = (BigInt(w[0]) << 96n) | (BigInt(w[1]) << 64n) | (BigInt(w[2]) << 32n) | BigInt(w[3]);
+  const value = addrBigInt(w);
   if (slash < 0) return { lo: value, hi: value };
   const lenText = text.slice(slash + 1);
   if (!/^\d{1,3}$/.test(lenText)) return undefined;

@@ -462,6 +462,13 @@ export function parseMac(text: string): number | null {
   return Number.parseInt(hex, 16);
 }
 
+/** The address in words[o..o+3] (FlowBatch layout) as one 128-bit integer. */
+export function addrBigInt(words: ArrayLike<number>, o = 0): bigint {
+  return (
+    (BigInt(words[o]) << 96n) | (BigInt(words[o + 1]) << 64n) | (BigInt(words[o + 2]) << 32n) | BigInt(words[o + 3])
+  );
+}
+
 export function formatMac(v: number): string {
   let s = '';
   for (let i = 5; i >= 0; i--) {

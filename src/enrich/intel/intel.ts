@@ -20,7 +20,7 @@
 //   URLs        Map from the URL's host to group, matched against http_host only (the schema has
 //               no URL path column, so a URL indicator flags every request to that host)
 
-import type { FlowBatch, ListDict, StringDict } from '../../pipeline/flow-batch.js';
+import { addrBigInt, type FlowBatch, type ListDict, type StringDict } from '../../pipeline/flow-batch.js';
 import { C, columnIndex } from '../../schema/columns.js';
 import { Starts6, type Starts6Parts } from '../ranges/starts6.js';
 import type { EnrichmentHit } from '../source-error.js';
@@ -716,11 +716,7 @@ function sweep(
     const s = startOf(g);
     return s | ((1n << BigInt(128 - len[g])) - 1n);
   };
-  const startOf = (g: number): bigint =>
-    (BigInt(key[g * 4]) << 96n) |
-    (BigInt(key[g * 4 + 1]) << 64n) |
-    (BigInt(key[g * 4 + 2]) << 32n) |
-    BigInt(key[g * 4 + 3]);
+  const startOf = (g: number): bigint => addrBigInt(key, g * 4);
   const emit = (pos: bigint, g: number): void => {
     if (pos >= limit) return;
     const n = groups.length;

@@ -20,7 +20,7 @@
 // also covers every IPv4 address, because IPv4 is stored mapped; its length is compared in 128-bit
 // terms, so an IPv4 /8 (a 128-bit /104) is more specific than ::/0.
 
-import { formatAddrWords, parseAddr } from '../../pipeline/flow-batch.js';
+import { addrBigInt, formatAddrWords, parseAddr } from '../../pipeline/flow-batch.js';
 import { Starts6, type Starts6Parts } from './starts6.js';
 
 /** Two adds of the same prefix: `winner` (added later) hides `previous`. */
@@ -525,8 +525,7 @@ function buildV6(
     const o = i * 4;
     const len = lens[i];
     if (len >= 96 && words[o] === 0 && words[o + 1] === 0 && words[o + 2] === 0xffff) continue; // IPv4 only
-    const s =
-      (BigInt(words[o]) << 96n) | (BigInt(words[o + 1]) << 64n) | (BigInt(words[o + 2]) << 32n) | BigInt(words[o + 3]);
+    const s = addrBigInt(words, o);
     start[i] = s;
     end[i] = s + (1n << BigInt(128 - len)) - 1n;
     sel.push(i);

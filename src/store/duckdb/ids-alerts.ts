@@ -5,7 +5,7 @@
 // of interface-counters.ts).
 
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import { parseAddr } from '../../pipeline/flow-batch.js';
+import { addrBigInt, parseAddr } from '../../pipeline/flow-batch.js';
 import type { AlertWithFlow, IdsAlert } from '../ids-alert.js';
 import { addrText } from './values.js';
 
@@ -17,7 +17,7 @@ type Param = string | number | null;
 function addrParam(text: string): string | null {
   const w = parseAddr(text);
   if (w === null) return null;
-  return ((BigInt(w[0]) << 96n) | (BigInt(w[1]) << 64n) | (BigInt(w[2]) << 32n) | BigInt(w[3])).toString();
+  return addrBigInt(w).toString();
 }
 
 /** A column: its SQL type, the IdsAlert field it holds, how that field is bound and how it is read back. */
