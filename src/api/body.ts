@@ -104,9 +104,15 @@ export async function readBody(
 
 /**
  * Answer `status` {"error": message}. While the body is not read to its end the answer says
- * `Connection: close` and the request is destroyed once the answer is sent.
+ * `Connection: close` and the request is destroyed once the answer is sent: also for a request
+ * refused before its body is read (401, 405), whose body would otherwise be read and discarded.
  */
-function refuse(req: http.IncomingMessage, res: http.ServerResponse, status: number, message: string): BodyRefused {
+export function refuse(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  status: number,
+  message: string,
+): BodyRefused {
   const close = !req.complete;
   if (close) {
     req.pause(); // read no further; what the socket already holds is dropped with it

@@ -75,7 +75,7 @@ import type { ExporterCounters } from '../pipeline/counters.js';
 import { type FlowBatch, parseAddr, parseIPv4, parseMac } from '../pipeline/flow-batch.js';
 import type { BatchSink } from '../pipeline/sink.js';
 import { C, type ColumnDef, columnIndex, findColumn, PROTOCOL_NAMES } from '../schema/columns.js';
-import { BodyRefused, readBody } from './body.js';
+import { BodyRefused, readBody, refuse } from './body.js';
 
 export interface IngestToken {
   name: string;
@@ -144,12 +144,13 @@ export class HttpIngest {
   async handle(req: http.IncomingMessage, res: http.ServerResponse, pathname: string): Promise<void> {
     this.requests++;
     try {
-      if (req.method !== 'POST') throw new HttpError(405, `${pathname} takes POST`);
+      // refused before the body is read: not read at all (refuse closes the connection)
+      if (req.method !== 'POST') throw refuse(req, res, 405, `${pathname} takes POST`);
       const who = this.authenticate(req.headers.authorization);
       if (who === undefined) {
         this.rejectedAuth++;
         res.setHeader('www-authenticate', 'Bearer');
-        throw new HttpError(401, 'missing or unknown bearer token (ingest.tokens)');
+        throw refuse(req, res, 401, 'missing or unknown bearer token (ingest.tokens)');
       }
       const body = await readBody(req, res, this.opts.maxBody, { gzip: true, limitName: 'ingest.max_body' });
       const result =

@@ -142,6 +142,20 @@ test('ingest: a 1 GB Content-Length is answered 413 at once, Connection: close, 
   assert.equal(sink.rows, before);
 });
 
+test('ingest: a request without a valid token is answered 401 unread, Connection: close, connection closed', async () => {
+  const before = sink.rows;
+  const r = await raw(
+    ingestPort,
+    `POST /api/v1/ingest/ndjson HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\nContent-Length: ${GB}\r\n\r\n`,
+    { first: '{"src_ip":"192.0.2.1"' },
+  );
+  assert.equal(status(r), 401, r.response);
+  assert.match(r.response, /\r\nconnection: close\r\n/i);
+  assert.ok(r.closed, 'the server closed the connection');
+  assert.ok(r.ms < 2000, `${r.ms} ms`);
+  assert.equal(sink.rows, before);
+});
+
 test('ingest: a chunked body is answered 413 once it passes max_body, without waiting for its end', async () => {
   const r = await raw(
     ingestPort,
