@@ -9,11 +9,13 @@
 // counts batches in it, so a batch resent after a lost acknowledgement has the same id and the
 // server answers "duplicate" instead of storing it again. Columns are schema column names; each
 // array has `n` entries, null where the flow has no value. Values are as the query API returns
-// them: times in ms, addresses as text, enums by name, lists as arrays of strings, MACs as numbers.
+// them: times in ms, addresses and MACs as text, enums by name, lists as arrays of strings (each
+// value as the NDJSON forwarder writes it: forward/ndjson-http.ts valueJson).
 // Columnar keeps the body small (a key per column, not per flow) and lets the server decode it
 // without an object per flow.
 
-import { type FlowBatch, formatAddrWords } from '../pipeline/flow-batch.js';
+import { valueJson } from '../forward/ndjson-http.js';
+import type { FlowBatch } from '../pipeline/flow-batch.js';
 
 export const WIRE_VERSION = 1;
 
@@ -37,33 +39,9 @@ export function encodeBatch(batch: FlowBatch, id: BatchId): string {
       }
     if (!any) continue;
     const def = batch.columns[col];
-    const values = new Array<unknown>(n);
-    for (let r = 0; r < n; r++) {
-      if (!valid[r]) {
-        values[r] = null;
-        continue;
-      }
-      switch (def.type) {
-        case 'addr':
-          values[r] = formatAddrWords(batch.data[col] as Uint32Array, r * 4);
-          break;
-        case 'string':
-          values[r] = batch.getString(col, r);
-          break;
-        case 'list':
-          values[r] = batch.getList(col, r);
-          break;
-        case 'enum':
-          values[r] = def.enumValues?.[batch.data[col][r]] ?? null;
-          break;
-        case 'bool':
-          values[r] = batch.data[col][r] !== 0;
-          break;
-        default:
-          values[r] = batch.data[col][r];
-      }
-    }
-    parts.push(`${JSON.stringify(def.name)}:${JSON.stringify(values)}`);
+    const cells = new Array<string>(n);
+    for (let r = 0; r < n; r++) cells[r] = valid[r] ? (valueJson(batch, def, col, r, false) ?? 'null') : 'null';
+    parts.push(`${JSON.stringify(def.name)}:[${cells.join(',')}]`);
   }
   return `{"v":${WIRE_VERSION},"agent":${JSON.stringify(id.agent)},"epoch":${JSON.stringify(id.epoch)},"seq":${id.seq},"n":${n},"columns":{${parts.join(',')}}}`;
 }

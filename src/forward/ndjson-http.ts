@@ -182,7 +182,8 @@ export function rowJson(b: FlowBatch, r: number, iso: boolean): string {
   return `${s}}`;
 }
 
-function valueJson(b: FlowBatch, col: ColumnDef, c: number, r: number, iso: boolean): string | null {
+/** One value as JSON text (times as ISO text or ms), or null when it has no text (unknown enum). */
+export function valueJson(b: FlowBatch, col: ColumnDef, c: number, r: number, iso: boolean): string | null {
   switch (col.type) {
     case 'time': {
       const ms = b.data[c][r];
