@@ -95,7 +95,7 @@ export async function parseAwsVpcParquet(
     }
     for (const n of names) if (!PARQUET_NAMES.has(n)) res.unknownFields.push(n);
     const at = (name: string) => names.indexOf(name);
-    const col: ColumnIndex = {
+    const col = columnIndex(names, {
       version: at('version'),
       account: at('account_id'),
       iface: at('interface_id'),
@@ -122,7 +122,7 @@ export async function parseAwsVpcParquet(
       subloc: at('sublocation_type'),
       direction: at('flow_direction'),
       path: at('traffic_path'),
-    };
+    });
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i];
       res.records++;
@@ -149,7 +149,41 @@ export async function parseAwsVpcParquet(
   }
 }
 
-interface ColumnIndex {
+/** Where each field is in a file's rows, and the tables writeRow walks, made once per file. */
+interface ColumnIndex extends Columns {
+  /** The file's column names by position (what an error names). */
+  names: readonly string[];
+  /** [position, column, counts for ip_version] of the address fields. */
+  addrs: readonly (readonly [number, number, boolean])[];
+  ports: readonly (readonly [number, number])[];
+  /** [position, column, multiplier: 1 for counts, 1000 for Unix seconds]. */
+  counters: readonly (readonly [number, number, number])[];
+}
+
+function columnIndex(names: readonly string[], k: Columns): ColumnIndex {
+  return {
+    ...k,
+    names,
+    addrs: [
+      [k.src, C.src_addr, true],
+      [k.dst, C.dst_addr, true],
+      [k.pktSrc, C.pkt_src_addr, false],
+      [k.pktDst, C.pkt_dst_addr, false],
+    ],
+    ports: [
+      [k.sport, C.src_port],
+      [k.dport, C.dst_port],
+    ],
+    counters: [
+      [k.packets, C.packets, 1],
+      [k.bytes, C.bytes, 1],
+      [k.start, C.time_start, 1000],
+      [k.end, C.time_end, 1000],
+    ],
+  };
+}
+
+interface Columns {
   version: number;
   account: number;
   iface: number;
@@ -203,10 +237,7 @@ function str(b: FlowBatch, c: number, r: number, v: string | null): void {
 /** Write one record with the checks and meaning of the text parser; null or the error. */
 function writeRow(row: unknown[], k: ColumnIndex, b: FlowBatch, receivedMs: number): string | null {
   const r = b.addRow();
-  const bad = (name: string, i: number, want: string) => {
-    b.dropLastRow();
-    return `${name}: ${JSON.stringify(String(row[i]))} is not ${want}`;
-  };
+  const bad = (name: string, i: number, want: string) => refuse(b, row, name, i, want);
   const version = int(row, k.version);
   if (version !== null && version < 2) return bad('version', k.version, 'a version number ≥ 2');
   const account = text(row, k.account);
@@ -219,26 +250,17 @@ function writeRow(row: unknown[], k: ColumnIndex, b: FlowBatch, receivedMs: numb
   str(b, C.region, r, text(row, k.region));
   str(b, C.zone, r, text(row, k.az));
   let family = 0;
-  const addrs: [number, number, boolean][] = [
-    [k.src, C.src_addr, true],
-    [k.dst, C.dst_addr, true],
-    [k.pktSrc, C.pkt_src_addr, false],
-    [k.pktDst, C.pkt_dst_addr, false],
-  ];
-  for (const [i, c, counts] of addrs) {
+  for (const [i, c, counts] of k.addrs) {
     const a = text(row, i);
     if (a === null) continue;
     const f = addrCol(a, 0, a.length, b, c, r);
-    if (f < 0) return bad(names(i), i, 'an IPv4 or IPv6 address');
+    if (f < 0) return bad(k.names[i], i, 'an IPv4 or IPv6 address');
     if (family === 0 && counts) family = f;
   }
-  for (const [i, c] of [
-    [k.sport, C.src_port],
-    [k.dport, C.dst_port],
-  ]) {
+  for (const [i, c] of k.ports) {
     const v = int(row, i);
     if (v === null) continue;
-    if (v < 0 || v > 65535) return bad(names(i), i, 'a port 0..65535');
+    if (v < 0 || v > 65535) return bad(k.names[i], i, 'a port 0..65535');
     setU16(b, c, r, v);
   }
   const proto = int(row, k.proto);
@@ -246,15 +268,10 @@ function writeRow(row: unknown[], k: ColumnIndex, b: FlowBatch, receivedMs: numb
     if (proto < 0 || proto > 255) return bad('protocol', k.proto, 'an IANA protocol number 0..255');
     setU8(b, C.proto, r, proto);
   }
-  for (const [i, c, ms] of [
-    [k.packets, C.packets, 1],
-    [k.bytes, C.bytes, 1],
-    [k.start, C.time_start, 1000],
-    [k.end, C.time_end, 1000],
-  ]) {
+  for (const [i, c, ms] of k.counters) {
     const v = int(row, i);
     if (v === null) continue;
-    if (v < 0 || (ms === 1000 && v > 1e13)) return bad(names(i), i, ms === 1000 ? 'Unix seconds' : 'a count');
+    if (v < 0 || (ms === 1000 && v > 1e13)) return bad(k.names[i], i, ms === 1000 ? 'Unix seconds' : 'a count');
     setF64(b, c, r, v * ms);
   }
   const flags = int(row, k.flags);
@@ -288,22 +305,10 @@ function writeRow(row: unknown[], k: ColumnIndex, b: FlowBatch, receivedMs: numb
   if (family !== 0) setU8(b, C.ip_version, r, family);
   b.setString(C.exporter, r, `aws:${k.account < 0 ? '-' : (account ?? '-')}:${k.iface < 0 ? '-' : (iface ?? '-')}`);
   return null;
-
-  function names(i: number): string {
-    for (const [n, v] of Object.entries(k)) if (v === i) return PARQUET_COLUMN[n] ?? n;
-    return String(i);
-  }
 }
 
-const PARQUET_COLUMN: Record<string, string> = {
-  src: 'srcaddr',
-  dst: 'dstaddr',
-  pktSrc: 'pkt_srcaddr',
-  pktDst: 'pkt_dstaddr',
-  sport: 'srcport',
-  dport: 'dstport',
-  packets: 'packets',
-  bytes: 'bytes',
-  start: 'start',
-  end: 'end',
-};
+/** Drop the row being written; the error naming the field and the value. */
+function refuse(b: FlowBatch, row: unknown[], name: string, i: number, want: string): string {
+  b.dropLastRow();
+  return `${name}: ${JSON.stringify(String(row[i]))} is not ${want}`;
+}
