@@ -27,13 +27,10 @@
 // naming it. NDJSON likewise only fills columns whose `sources` list 'http': a line with another
 // schema column (e.g. "tenant", "ti_feeds", "src_country": enrichment fills those) is rejected.
 //
-// Agent batches carry a batch id (agent, epoch, seq; see src/agent/wire.ts). The server keeps the
-// last DEDUP_PER_AGENT sequence numbers of each agent (and at most DEDUP_AGENTS agents, the least
-// recently seen forgotten first) in `<data_dir>/ingest-batches.log`, appended (fsync) after the
-// commit and before the 200; a batch id already seen is answered 200
-// {"duplicate": true, "stored": 0} without storing anything, also after a server restart.
-// Known window: a crash after the store's COMMIT and before that file is written forgets the id,
-// and the agent's retry of that one batch is stored twice.
+// Agent batches carry a batch id (agent, epoch, seq; see src/agent/wire.ts). The id is stored in
+// the same transaction as the batch's rows (src/api/batch-ids.ts), so a batch id already seen is
+// answered 200 {"duplicate": true, "stored": 0} without storing anything, also after a server
+// restart or a crash at any point.
 //
 // NDJSON field mapping. Nested objects are flattened to dotted names first ({"source":{"ip":…}}
 // is "source.ip"); then every field is looked up in this table, and any schema column name is
@@ -68,13 +65,12 @@
 // A record needs src_addr and dst_addr; one without them is rejected with its line number.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import type http from 'node:http';
-import { dirname } from 'node:path';
 import type { ExporterCounters } from '../pipeline/counters.js';
 import { type FlowBatch, parseAddr, parseIPv4, parseMac } from '../pipeline/flow-batch.js';
 import type { BatchSink } from '../pipeline/sink.js';
 import { C, type ColumnDef, columnIndex, findColumn, PROTOCOL_NAMES } from '../schema/columns.js';
+import { BatchIds } from './batch-ids.js';
 import { BodyRefused, readBody, refuse } from './body.js';
 
 export interface IngestToken {
@@ -90,17 +86,14 @@ export interface HttpIngestOptions {
   sink: BatchSink;
   /** Resolves once every row written into `sink` before the call is committed; rejects if not. */
   commit: () => Promise<void>;
-  /** File that remembers recent agent batch ids across restarts. */
-  dedupFile: string;
+  /** The agent batch ids stored (with the store and the pipeline's row positions in serve). */
+  batchIds?: BatchIds;
   counters?: ExporterCounters;
   now?: () => number;
 }
 
 export const INGEST_FLOWS_PATH = '/api/v1/ingest/flows';
 export const INGEST_NDJSON_PATH = '/api/v1/ingest/ndjson';
-// An agent resends only its oldest unacknowledged batch, so a short window per agent suffices.
-export const DEDUP_PER_AGENT = 1024;
-export const DEDUP_AGENTS = 10_000;
 /** Rows of one agent batch at most (the agent sends 4096). */
 export const MAX_BATCH_ROWS = 65_536;
 /** Rejected records listed in an answer (the count is always complete). */
@@ -124,7 +117,7 @@ class HttpError extends Error {
 
 export class HttpIngest {
   private readonly tokenHashes: { name: string; hash: Buffer }[];
-  private readonly dedup: BatchDedup;
+  private readonly ids: BatchIds;
   /** Agent batches being stored right now, by id: a retry that overtakes its original waits for it. */
   private readonly inFlight = new Map<string, Promise<IngestResult>>();
   requests = 0;
@@ -134,7 +127,7 @@ export class HttpIngest {
   constructor(private readonly opts: HttpIngestOptions) {
     // Comparing fixed-length digests keeps the comparison constant-time whatever the token length.
     this.tokenHashes = opts.tokens.map((t) => ({ name: t.name, hash: sha256(t.token) }));
-    this.dedup = new BatchDedup(opts.dedupFile);
+    this.ids = opts.batchIds ?? new BatchIds();
   }
 
   handles(pathname: string): boolean {
@@ -209,15 +202,15 @@ export class HttpIngest {
       if (n > 0 && !Object.hasOwn(columns, name)) throw new HttpError(400, `columns.${name}: required`);
     const key = `${b.agent}/${b.epoch}`;
     const id = `${key}:${b.seq}`;
-    this.dedup.load();
-    if (this.dedup.has(key, b.seq)) {
+    await this.ids.load();
+    if (this.ids.has(key, b.seq)) {
       this.duplicates++;
       return { stored: 0, rejected: [], rejected_total: 0, duplicate: true };
     }
     const running = this.inFlight.get(id);
     if (running) {
       await running.catch(() => {});
-      if (this.dedup.has(key, b.seq)) {
+      if (this.ids.has(key, b.seq)) {
         this.duplicates++;
         return { stored: 0, rejected: [], rejected_total: 0, duplicate: true };
       }
@@ -230,6 +223,8 @@ export class HttpIngest {
       const result: IngestResult = { stored: 0, rejected: [], rejected_total: 0 };
       const received = this.now();
       const sink = this.opts.sink;
+      // the rows are written without a pause, so no other writer's rows come between them
+      const start = this.ids.position();
       for (let r = 0; r < n; r++) {
         const batch = sink.batch();
         const row = batch.addRow();
@@ -258,8 +253,14 @@ export class HttpIngest {
         if (batch.valid[C.exporter][row] === 0) batch.setString(C.exporter, row, agent);
         result.stored++;
       }
-      await this.opts.commit();
-      this.dedup.record(key, seq);
+      this.ids.queue(key, seq, start, this.ids.position());
+      try {
+        await this.opts.commit();
+      } catch (e) {
+        this.ids.settle(key, seq, false);
+        throw e;
+      }
+      this.ids.settle(key, seq, true);
       this.opts.counters?.add(agent, 'flows', result.stored);
       return result;
     })();
@@ -559,97 +560,3 @@ function writeRecord(
 }
 
 // ---- batch ids seen
-
-/**
- * Recent agent batch ids, persisted so that a restarted server still answers "duplicate".
- *
- * The file is a log of `key<TAB>seq` lines: each acknowledged batch appends one line and fsyncs
- * (constant cost per request, whatever the number of agents); when the log holds four times the
- * ids kept in memory it is rewritten from memory (temp file, fsync, rename).
- */
-export class BatchDedup {
-  private readonly agents = new Map<string, { seqs: Set<number>; order: number[] }>();
-  private loaded = false;
-  private fd: number | undefined;
-  private lines = 0;
-  private kept = 0;
-
-  constructor(private readonly file: string) {}
-
-  load(): void {
-    if (this.loaded) return;
-    this.loaded = true;
-    let text = '';
-    try {
-      text = readFileSync(this.file, 'utf8');
-    } catch {
-      return; // absent on first start
-    }
-    // A torn last line (crash mid-append) or a damaged file only forgets ids: retries of those
-    // batches may then be stored twice.
-    for (const line of text.split('\n')) {
-      const tab = line.lastIndexOf('\t');
-      const seq = Number(line.slice(tab + 1));
-      if (tab > 0 && line.length > tab + 1 && Number.isSafeInteger(seq)) this.add(line.slice(0, tab), seq);
-    }
-  }
-
-  has(key: string, seq: number): boolean {
-    return this.agents.get(key)?.seqs.has(seq) ?? false;
-  }
-
-  add(key: string, seq: number): void {
-    let a = this.agents.get(key);
-    if (a === undefined) {
-      if (this.agents.size >= DEDUP_AGENTS) {
-        const oldest = this.agents.keys().next().value as string;
-        this.kept -= this.agents.get(oldest)?.order.length ?? 0;
-        this.agents.delete(oldest);
-      }
-      a = { seqs: new Set(), order: [] };
-    } else this.agents.delete(key); // re-inserted below: Map order is least recently seen first
-    this.agents.set(key, a);
-    if (a.seqs.has(seq)) return;
-    a.seqs.add(seq);
-    a.order.push(seq);
-    this.kept++;
-    if (a.order.length > DEDUP_PER_AGENT) {
-      a.seqs.delete(a.order.shift() as number);
-      this.kept--;
-    }
-  }
-
-  /** Remember an id durably (before the request is acknowledged). */
-  record(key: string, seq: number): void {
-    this.add(key, seq);
-    if (this.fd === undefined || this.lines > 4 * Math.max(this.kept, 1024)) this.rewrite();
-    else {
-      writeSync(this.fd, `${key.replace(/[\t\n]/g, ' ')}\t${seq}\n`);
-      fsyncSync(this.fd);
-      this.lines++;
-    }
-  }
-
-  close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-  }
-
-  private rewrite(): void {
-    this.close();
-    const out: string[] = [];
-    for (const [k, a] of this.agents) for (const seq of a.order) out.push(`${k.replace(/[\t\n]/g, ' ')}\t${seq}\n`);
-    mkdirSync(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp`;
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, out.join(''));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.file);
-    this.fd = openSync(this.file, 'a');
-    this.lines = out.length;
-  }
-}

@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import pino from 'pino';
+import { BatchIds } from '../api/batch-ids.js';
 import { HttpIngest } from '../api/ingest.js';
 import { ApiServer, type Metric } from '../api/server.js';
 import type { Config } from '../config/config.js';
@@ -199,7 +200,7 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
         maxBody: cfg.ingest.maxBody,
         sink: pipeline,
         commit: () => commitWritten(),
-        dedupFile: join(cfg.dataDir, 'ingest-batches.log'),
+        batchIds: new BatchIds(store, pipeline),
         counters,
       }),
       health: () => ({

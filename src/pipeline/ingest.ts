@@ -39,6 +39,16 @@ export class IngestPipeline implements BatchSink {
   stored = 0;
   /** Flows lost because the store refused a batch. */
   failed = 0;
+  /**
+   * Row positions: every row written into the pipeline gets the next one (rows a transform drops
+   * included). `appendedUpTo`: the position up to which batches have been appended to the store
+   * (in order; the rows are then in the store's open transaction); `refused`: the position ranges
+   * [start, end) of recent batches the store refused. A writer that must commit something together
+   * with its rows (HTTP ingest's batch ids) waits until appendedUpTo passes their end.
+   */
+  appendedUpTo = 0;
+  readonly refused: [number, number][] = [];
+  private handedRows = 0;
 
   constructor(private readonly opts: IngestPipelineOptions) {
     this.batchSize = opts.batchSize ?? 8192;
@@ -53,6 +63,11 @@ export class IngestPipeline implements BatchSink {
       this.current = b;
     }
     return b;
+  }
+
+  /** The position after the last row written so far. */
+  get written(): number {
+    return this.handedRows + (this.current?.length ?? 0);
   }
 
   get backlog(): number {
@@ -70,6 +85,9 @@ export class IngestPipeline implements BatchSink {
   }
 
   private handOff(b: FlowBatch): void {
+    const start = this.handedRows;
+    const end = start + b.length;
+    this.handedRows = end;
     this.opts.transform?.(b);
     this.waiting++;
     this.chain = this.chain
@@ -77,8 +95,12 @@ export class IngestPipeline implements BatchSink {
       .then(
         () => {
           this.appended += b.length;
+          this.appendedUpTo = end;
         },
         (err: Error) => {
+          this.refused.push([start, end]);
+          if (this.refused.length > 64) this.refused.shift();
+          this.appendedUpTo = end;
           this.failed += b.length;
           this.opts.counters.add('store', 'store_errors', b.length);
           this.opts.onError?.(err);

@@ -2,11 +2,8 @@
 // routes (ApiServer, 1 MiB) and HTTP ingest (ingest.max_body): an oversize body is answered 413
 // at once, with Connection: close, and the connection is closed without the rest being read.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { HttpIngest } from '../../src/api/ingest.js';
 import { ApiServer } from '../../src/api/server.js';
@@ -23,7 +20,6 @@ const ingest = new HttpIngest({
   maxBody: INGEST_MAX,
   sink,
   commit: async () => {},
-  dedupFile: join(mkdtempSync(join(tmpdir(), 'fw-body-limits-')), 'ingest-batches.log'),
 });
 const ingestServer = http.createServer(
   (req, res) => void ingest.handle(req, res, new URL(req.url ?? '/', 'http://x').pathname),

@@ -1,11 +1,8 @@
 // HTTP ingest against hostile or out-of-contract requests, in process (HttpIngest on a local HTTP
 // server, rows collected in memory): a request the server refuses stores nothing and says why.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { encodeBatch } from '../../src/agent/wire.js';
 import { HttpIngest, MAX_BATCH_ROWS, writeCell } from '../../src/api/ingest.js';
@@ -21,7 +18,6 @@ const ingest = new HttpIngest({
   maxBody: 4 << 20,
   sink,
   commit: async () => {},
-  dedupFile: join(mkdtempSync(join(tmpdir(), 'fw-ingest-limits-')), 'ingest-batches.log'),
 });
 const server = http.createServer(
   (req, res) => void ingest.handle(req, res, new URL(req.url ?? '/', 'http://x').pathname),
