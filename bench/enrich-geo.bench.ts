@@ -48,7 +48,8 @@ export async function run(): Promise<BenchResult[]> {
     const s = table.v4.starts[k];
     const e = k + 1 < table.v4.length ? table.v4.starts[k + 1] : 0x100000000;
     const v = s + Math.floor(r() * (e - s));
-    return lookup4(table.v4, v) < 0 || table.v4.rec[lookup4(table.v4, v) * 3] === 0 ? pub4() : v;
+    const k4 = lookup4(table.v4, v);
+    return k4 < 0 || table.triples[table.v4.tid[k4] * 3] === 0 ? pub4() : v;
   };
   const pub6 = (w: Uint32Array, o: number): void => {
     const k = 1 + Math.floor(r() * (table.v6.length - 1));

@@ -1,5 +1,5 @@
-// The whole enrichment stage as `serve` runs it (Enrichment.apply: ranges → assets → direction →
-// geo/ASN → threat intel) with the issue's table sizes, loaded through the real loaders from files:
+// The whole enrichment stage as `serve` runs it (Enrichment.apply: ranges and geo/ASN through the
+// address plan → assets → direction → threat intel) with the issue's table sizes, loaded through the real loaders from files:
 // 1 M IP ranges (CSV), 100 k assets (CSV), 1 M indicators (a plain list feed) and the shipped
 // ip-location-db data. Target (issue 5): ≥ 3 M flows/s on one core, tables < 500 MB.
 //
@@ -16,11 +16,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyAssets } from '../src/enrich/assets/assets.js';
-import { applyGeo } from '../src/enrich/geo/apply.js';
 import { applyIntel } from '../src/enrich/intel/intel.js';
 import { Enrichment } from '../src/enrich/manager.js';
+import { applyPlan } from '../src/enrich/plan.js';
 import { applyDirection } from '../src/enrich/ranges/direction.js';
-import { applyRanges } from '../src/enrich/ranges/ranges.js';
 import { defaultEnrichSettings } from '../src/enrich/settings.js';
 import { DEFAULT_BATCH_CAPACITY, FlowBatch } from '../src/pipeline/flow-batch.js';
 import { C } from '../src/schema/columns.js';
@@ -187,11 +186,13 @@ export async function run(): Promise<BenchResult[]> {
     // Each enricher alone, in the stage's order on the same fresh batches (what the stage costs
     // is their sum unless apply() shares work between them).
     const t = e.tables;
+    // Ranges and geography are one lookup through the address plan (src/enrich/plan.ts).
+    const plan = t.plan;
+    if (plan === undefined) throw new Error('no address plan was built');
     const parts: [string, (b: FlowBatch) => void][] = [
-      ['ranges', (b) => t.ranges && applyRanges(t.ranges, b)],
+      ['ranges+geo (address plan)', (b) => applyPlan(plan, b)],
       ['assets', (b) => t.assets && applyAssets(t.assets, b)],
       ['direction', (b) => t.own && applyDirection(t.own, b)],
-      ['geo', (b) => t.geo && applyGeo(t.geo, b)],
       ['intel', (b) => t.intel && applyIntel(t.intel, b)],
     ];
     const partMs = parts.map(() => [] as number[]);

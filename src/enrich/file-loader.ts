@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads';
 import type { AssetTable } from './assets/assets.js';
 import type { GeoTable } from './geo/table.js';
 import type { SliceOptions } from './intel/remote.js';
+import type { GeoPlanInput, PlanParts, RangesPlanInput } from './plan.js';
 import type { OwnNetworks } from './ranges/direction.js';
 import type { RangeTable } from './ranges/ranges.js';
 import {
@@ -47,6 +48,12 @@ export interface FileRequest {
   /** enrich.networks (ranges only: own networks are built with the table). */
   networks: string[];
   maxWarnings: number;
+  /**
+   * The partner table of the address plan (plan.ts) built beside this one: for ranges the
+   * geography in use, for geo the ranges in use (absent: a plan of this table alone).
+   */
+  planGeo?: GeoPlanInput;
+  planRanges?: RangesPlanInput;
 }
 
 export interface FileReply {
@@ -61,6 +68,7 @@ export interface FileReply {
   own?: OwnWire;
   assets?: AssetWire;
   geo?: GeoWire;
+  plan?: PlanParts;
 }
 
 export interface FileLoad {
@@ -71,6 +79,8 @@ export interface FileLoad {
   own?: OwnNetworks;
   assets?: AssetTable;
   geo?: GeoTable;
+  /** Built with ranges and geo loads, from the new table and the partner sent along. */
+  plan?: PlanParts;
 }
 
 export interface FileTableLoaderOptions extends SliceOptions {
@@ -94,6 +104,7 @@ export class FileTableLoader {
     files: readonly string[],
     networks: readonly string[] = [],
     maxWarnings = 20,
+    partner: { geo?: GeoPlanInput; ranges?: RangesPlanInput } = {},
   ): Promise<FileLoad> {
     if (this.stopped) return { stamps: [], error: 'the file loader is stopped', warnings: [] };
     const w = this.ensureWorker();
@@ -101,7 +112,11 @@ export class FileTableLoader {
     const reply = await new Promise<FileReply>((resolve) => {
       this.pending.set(id, resolve);
       w.ref();
-      w.postMessage({ id, kind, files: [...files], networks: [...networks], maxWarnings } satisfies FileRequest);
+      // the partner's arrays are copied (a few MB; the tables in use keep theirs)
+      const req: FileRequest = { id, kind, files: [...files], networks: [...networks], maxWarnings };
+      if (partner.geo !== undefined) req.planGeo = partner.geo;
+      if (partner.ranges !== undefined) req.planRanges = partner.ranges;
+      w.postMessage(req);
     });
     this.pending.delete(id);
     // Idle, the thread is ended: its heap (hundreds of MB after parsing 1 M lines, kept by V8 as
@@ -120,6 +135,7 @@ export class FileTableLoader {
       if (reply.own !== undefined) out.own = await ownFromWire(reply.own, this.opts);
       if (reply.assets !== undefined) out.assets = await assetFromWire(reply.assets, this.opts);
       if (reply.geo !== undefined) out.geo = await geoFromWire(reply.geo, this.opts);
+      if (reply.plan !== undefined) out.plan = reply.plan;
     } catch (e) {
       return { stamps: reply.stamps, error: `${kind}: ${(e as Error).message}`, warnings: [] };
     }

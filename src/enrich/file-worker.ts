@@ -1,6 +1,7 @@
 // The file loader thread (started by file-loader.ts): reads range or asset files, parses and builds
-// the table — and for ranges the own networks beside it — then posts them with their buffers
-// transferred. It keeps nothing between requests: a reload reads the files again.
+// the table — for ranges the own networks beside it, for ranges and geography the address plan
+// (plan.ts) from the new table and the partner table the request carries — then posts them with
+// their buffers transferred. It keeps nothing between requests: a reload reads the files again.
 
 import { readFile } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
@@ -8,6 +9,7 @@ import { loadAssetTable } from './assets/assets.js';
 import { type FileReply, type FileRequest, fileStamp } from './file-loader.js';
 import { loadGeoDb } from './geo/load.js';
 import { transferList } from './intel/remote.js';
+import { buildPlanParts, geoPlanInput, rangesPlanInput } from './plan.js';
 import { buildOwnNetworks } from './ranges/direction.js';
 import { loadRangeTable } from './ranges/ranges.js';
 import { EnrichSourceError } from './source-error.js';
@@ -25,7 +27,8 @@ async function handle(m: FileRequest): Promise<FileReply> {
   try {
     if (m.kind === 'geo') {
       const t = await loadGeoDb();
-      return { id: m.id, stamps, warnings: [], size: t.v4.length + t.v6.length, geo: geoToWire(t) };
+      const plan = buildPlanParts(m.planRanges, geoPlanInput(t));
+      return { id: m.id, stamps, warnings: [], size: t.v4.length + t.v6.length, geo: geoToWire(t), plan };
     }
     const texts: { file: string; text: string }[] = [];
     // Every file is stamped before any is read: a write during the read is seen at the next check,
@@ -40,11 +43,14 @@ async function handle(m: FileRequest): Promise<FileReply> {
       }
     }
     if (m.kind === 'ranges') {
-      const r = loadRangeTable(texts);
+      // no IPv4 table of the ranges' own: the address plan built here answers flows
+      const r = loadRangeTable(texts, { v4Dir: false });
       texts.length = 0;
       if (r.errors.length > 0) return { id: m.id, stamps, error: r.errors[0].message, warnings: [] };
       const own = buildOwnNetworks(m.networks, r.table, { origin: 'enrich.networks' });
+      const plan = buildPlanParts(rangesPlanInput(r.table), m.planGeo);
       return {
+        plan,
         id: m.id,
         stamps,
         warnings: r.warnings.slice(0, m.maxWarnings),

@@ -18,9 +18,11 @@ import { parseAddr } from '../pipeline/flow-batch.js';
 import { type AssetTable, applyAssets, describeAssets } from './assets/assets.js';
 import { FileTableLoader, fileStamp } from './file-loader.js';
 import { applyGeo, describe as describeGeo, type GeoSource, loadMmdb } from './geo/index.js';
+import type { GeoTable } from './geo/table.js';
 import type { RefreshReport } from './intel/fetch.js';
 import { applyIntel, describe as describeIntel, type IntelTable } from './intel/intel.js';
 import { IntelFeedWorker } from './intel/remote.js';
+import { AddressPlan, applyPlan, geoPlanInput, type PlanParts, rangesPlanInput } from './plan.js';
 import { applyDirection, buildOwnNetworks, describeOwn, type OwnNetworks } from './ranges/direction.js';
 import { applyRanges, describeRanges, type RangeTable } from './ranges/ranges.js';
 import type { EnrichSettings } from './settings.js';
@@ -48,6 +50,8 @@ export interface EnrichTables {
   assets?: AssetTable;
   geo?: GeoSource;
   intel?: IntelTable;
+  /** Ranges and geography in one lookup (plan.ts), while `ranges` and `geo` are the tables it was built for. */
+  plan?: AddressPlan;
 }
 
 export type EnrichLog = (level: 'info' | 'warn' | 'error', msg: string) => void;
@@ -128,11 +132,13 @@ export class Enrichment {
   /** Enrich one batch with the tables in use now (the batch pipeline's transform). */
   apply(b: FlowBatch): void {
     const s = this.snap;
+    const plan = s.plan !== undefined && planFits(s.plan, s) ? s.plan : undefined;
     // Ranges before assets: assets merge their tags after the range tags.
-    if (s.ranges !== undefined) applyRanges(s.ranges, b);
+    if (plan !== undefined) applyPlan(plan, b);
+    else if (s.ranges !== undefined) applyRanges(s.ranges, b);
     if (s.assets !== undefined) applyAssets(s.assets, b);
     if (s.own !== undefined) applyDirection(s.own, b);
-    if (s.geo !== undefined) applyGeo(s.geo, b);
+    if (s.geo !== undefined && plan?.geo === undefined) applyGeo(s.geo, b);
     if (s.intel !== undefined) applyIntel(s.intel, b);
     enrichBatch(b, this.stage);
   }
@@ -202,7 +208,10 @@ export class Enrichment {
       return;
     }
     if (this.files === null) this.files = new FileTableLoader();
-    const r = await this.files.load(kind, files, this.settings.networks, MAX_WARNINGS);
+    // the address plan is built beside new ranges, with the geography in use
+    const geo = kind === 'ranges' ? rangesGeo(this.snap.geo) : undefined;
+    const partner = geo !== undefined ? { geo: geoPlanInput(geo) } : {};
+    const r = await this.files.load(kind, files, this.settings.networks, MAX_WARNINGS, partner);
     for (const [f, s] of r.stamps) this.stamps.set(f, s);
     if (this.closed) return;
     if (r.error !== undefined) {
@@ -225,8 +234,9 @@ export class Enrichment {
     const first = this.statuses.get(kind) === undefined;
     let size = 0;
     if (r.ranges !== undefined) {
-      // ranges and the own networks built from them change together
-      this.snap = { ...this.snap, ranges: r.ranges };
+      // ranges, their plan and the own networks built from them change together
+      const plan = r.plan !== undefined ? new AddressPlan(r.plan, r.ranges, geo) : undefined;
+      this.snap = { ...this.snap, ranges: r.ranges, plan };
       if (r.own !== undefined) this.setOwn(r.own);
       size = r.ranges.size;
     } else if (r.assets !== undefined) {
@@ -265,10 +275,17 @@ export class Enrichment {
     const origin = mmdb ? [s.geoipCountry, s.geoipAsn].filter((x) => x).join(', ') : 'ip-location-db';
     try {
       const started = Date.now();
-      const t: GeoSource = mmdb
-        ? await loadMmdb({ countryMmdb: s.geoipCountry || undefined, asnMmdb: s.geoipAsn || undefined })
-        : await this.loadGeoDb();
-      this.snap = { ...this.snap, geo: t };
+      if (mmdb) {
+        const t = await loadMmdb({ countryMmdb: s.geoipCountry || undefined, asnMmdb: s.geoipAsn || undefined });
+        this.snap = { ...this.snap, geo: t };
+      } else {
+        // with the plan of the ranges in use and this table
+        const ranges = this.snap.ranges;
+        const r = await this.loadGeoDb(ranges);
+        const plan = r.plan !== undefined ? new AddressPlan(r.plan, ranges, r.geo) : this.snap.plan;
+        this.snap = { ...this.snap, geo: r.geo, plan };
+      }
+      const t = this.snap.geo as GeoSource;
       this.setStatus({ kind: 'geo', origin, entries: geoEntries(t), loadedAt: Date.now(), warnings: [] });
       this.log('info', `geo: ${geoEntries(t)} ranges from ${origin} in ${Date.now() - started} ms`);
     } catch (e) {
@@ -282,11 +299,12 @@ export class Enrichment {
    * The shipped ip-location-db data, read and built in the file loader thread: ~0.5 s of CPU that,
    * on the event loop, stalled the receiving of flows (serve starts receiving before it loads).
    */
-  private async loadGeoDb(): Promise<GeoSource> {
+  private async loadGeoDb(ranges: RangeTable | undefined): Promise<{ geo: GeoTable; plan?: PlanParts }> {
     if (this.files === null) this.files = new FileTableLoader();
-    const r = await this.files.load('geo', []);
+    const partner = ranges !== undefined ? { ranges: rangesPlanInput(ranges) } : {};
+    const r = await this.files.load('geo', [], [], MAX_WARNINGS, partner);
     if (r.error !== undefined || r.geo === undefined) throw new Error(r.error ?? 'no table');
-    return r.geo;
+    return { geo: r.geo, plan: r.plan };
   }
 
   private swapIntel(t: IntelTable, reports: RefreshReport[]): void {
@@ -304,6 +322,16 @@ export class Enrichment {
       warnings: [],
     });
   }
+}
+
+/** The geography table a plan can hold (MaxMind files are read per address, outside the plan). */
+function rangesGeo(g: GeoSource | undefined): GeoTable | undefined {
+  return g?.kind === 'ranges' ? g : undefined;
+}
+
+/** Whether the plan was built for the tables in use (else the enrichers run one by one). */
+function planFits(p: AddressPlan, s: EnrichTables): boolean {
+  return p.ranges === s.ranges && p.geo === rangesGeo(s.geo);
 }
 
 function geoEntries(t: GeoSource): number {

@@ -12,6 +12,7 @@ import { files as benchFiles } from '../../bench/enrich.bench.js';
 import { type AssetTable, loadAssetTable } from '../../src/enrich/assets/assets.js';
 import { FileTableLoader } from '../../src/enrich/file-loader.js';
 import { describe as describeGeo, type GeoTable, loadGeoDb } from '../../src/enrich/geo/index.js';
+import { buildPlanParts, rangesPlanInput } from '../../src/enrich/plan.js';
 import { buildOwnNetworks } from '../../src/enrich/ranges/direction.js';
 import { loadRangeTable, type RangeTable } from '../../src/enrich/ranges/ranges.js';
 import { rng } from '../helpers/rng.js';
@@ -62,8 +63,10 @@ test('the range, own-network and asset tables built in the worker equal the in-t
     writeFileSync(ranges, readFileSync(ranges, 'utf8').replace('bad,,,\n', ''));
     const r2 = await loader.load('ranges', [ranges, yaml], networks);
     assert.equal(r2.error, undefined);
-    const local = loadRangeTable([text(ranges), text(yaml)]);
+    // the worker builds no IPv4 table for the ranges: the address plan beside them answers flows
+    const local = loadRangeTable([text(ranges), text(yaml)], { v4Dir: false });
     assert.ok(r2.ranges && r2.own);
+    assert.deepEqual(r2.plan, buildPlanParts(rangesPlanInput(local.table), undefined));
     assert.deepEqual(r2.warnings, local.warnings);
     rangesSame(r2.ranges, local.table, ['10.1.2.3', '10.2.0.1', '192.0.2.1', '2001:db8::1', '198.51.100.1', '8.8.8.8']);
     const own = buildOwnNetworks(networks, local.table, { origin: 'enrich.networks' });
@@ -96,7 +99,7 @@ test('the benchmark tables (1 M ranges, 100 k assets) cross from the worker unch
     const f = join(dir, 'ranges.csv');
     const r = await loader.load('ranges', [f], ['10.0.0.0/8']);
     assert.equal(r.error, undefined);
-    const local = loadRangeTable([{ file: f, text: readFileSync(f, 'utf8') }]);
+    const local = loadRangeTable([{ file: f, text: readFileSync(f, 'utf8') }], { v4Dir: false });
     assert.ok(r.ranges);
     assert.equal(r.ranges.size, 1_000_000);
     assert.deepEqual(r.ranges.parts(), local.table.parts());
@@ -121,7 +124,8 @@ test('the shipped geo/ASN table built in the loader thread is the one loadGeoDb 
     assert.deepEqual(there.countries, here.countries);
     assert.deepEqual(there.orgs, here.orgs);
     assert.deepEqual(there.origins, here.origins);
-    for (const k of ['starts', 'rec', 'index'] as const) {
+    assert.deepEqual(there.triples, here.triples);
+    for (const k of ['starts', 'tid', 'index'] as const) {
       assert.deepEqual(there.v4[k], here.v4[k], `v4.${k}`);
       assert.deepEqual(there.v6[k], here.v6[k], `v6.${k}`);
     }

@@ -28,8 +28,6 @@ interface Scratch {
   v6Seen: Map<string, number>;
   mres: Uint32Array; // MaxMind: 3 per distinct address of the batch side (country, asn, org)
   distinct: number;
-  /** The code caches were replaced (MaxMind interned names past their size): re-read them. */
-  grew: boolean;
 }
 
 // Scratch is kept beside (not inside) the table: the table is shared and never changes; applyGeo
@@ -47,7 +45,6 @@ function scratchFor(t: GeoSource): Scratch {
       v6Seen: new Map(),
       mres: new Uint32Array(3 * 1024),
       distinct: 0,
-      grew: false,
     };
     scratches.set(t, s);
   }
@@ -72,45 +69,98 @@ function fitCaches(t: GeoSource, s: Scratch): void {
     co.set(s.code[i]);
     s.stamp[i] = st;
     s.code[i] = co;
-    s.grew = true;
   }
 }
 
 /** Fill country/asn/as_name of both sides of every row that lacks them. Never throws on row data. */
 export function applyGeo(t: GeoSource, batch: FlowBatch): void {
-  const n = batch.length;
-  if (n === 0) return;
-  const s = scratchFor(t);
-  side(t, batch, s, C.src_addr, C.src_country, C.src_asn, C.src_as_name, 0);
-  side(t, batch, s, C.dst_addr, C.dst_country, C.dst_asn, C.dst_as_name, 1);
+  if (batch.length === 0) return;
+  const s = geoScratch(t);
+  side(t, batch, s, 0);
+  side(t, batch, s, 1);
 }
 
-// One pass per side: look up and write. Only the lookup depends on the kind of table (the test is
-// the same for every row): an interval of the range table and its record, or MaxMind's answer for
-// the address, looked up once per distinct address of the batch side.
-function side(
+/** The scratch of a table for one batch (call once per batch, before writeGeoSide of each side). */
+export function geoScratch(t: GeoSource): GeoScratch {
+  return scratchFor(t);
+}
+
+export type GeoScratch = Scratch;
+
+const GEO_COLUMNS = [
+  [C.src_addr, C.src_country, C.src_asn, C.src_as_name],
+  [C.dst_addr, C.dst_country, C.dst_asn, C.dst_as_name],
+] as const;
+
+// per row of a side: what the lookup found (see writeGeoSide)
+let rowKeys = new Int32Array(0);
+
+// One side: first the lookups (only for rows that lack something), then the writes. Only the
+// lookup depends on the kind of table: an interval of the range table, or MaxMind's answer for the
+// address, looked up once per distinct address of the batch side.
+function side(t: GeoSource, b: FlowBatch, s: Scratch, which: 0 | 1): void {
+  const [addrCol, cCol, aCol, nCol] = GEO_COLUMNS[which];
+  const n = b.length;
+  if (rowKeys.length < n) rowKeys = new Int32Array(b.capacity);
+  const ks = rowKeys;
+  const addrValid = b.valid[addrCol];
+  const words = b.data[addrCol] as Uint32Array;
+  const cValid = b.valid[cCol];
+  const aValid = b.valid[aCol];
+  const aData = b.data[aCol] as Uint32Array;
+  const nValid = b.valid[nCol];
+  const ranges = t.kind === 'ranges' ? t : null;
+  if (ranges === null) {
+    s.v4Seen.clear();
+    s.v6Seen.clear();
+    s.distinct = 0;
+  }
+  for (let r = 0; r < n; r++) {
+    ks[r] = -1;
+    if (addrValid[r] === 0) continue;
+    // nothing to add: country and name filled, and an AS number the exporter gave
+    if (cValid[r] !== 0 && nValid[r] !== 0 && aValid[r] !== 0 && aData[r] !== 0) continue;
+    const o = r * 4;
+    if (ranges !== null) {
+      if (words[o] === 0 && words[o + 1] === 0 && words[o + 2] === 0xffff) {
+        const k = lookup4(ranges.v4, words[o + 3]);
+        ks[r] = k < 0 ? -1 : ranges.v4.tid[k];
+      } else {
+        const k = lookup6(ranges.v6, words, o);
+        ks[r] = k < 0 ? -1 : ranges.v6.tid[k];
+      }
+    } else ks[r] = mmdbSlot(t as MmdbGeo, s, words, o);
+  }
+  writeGeoSide(t, b, s, which, ks, ranges !== null ? ranges.triples : s.mres);
+}
+
+/**
+ * Write one side's country, AS number and organisation from `ks`: per row -1 (nothing found) or
+ * the record at rec[3k] (country index, AS number, organisation index into the table's lists).
+ * What a source already filled wins (see the header).
+ */
+export function writeGeoSide(
   t: GeoSource,
   b: FlowBatch,
   s: Scratch,
-  addrCol: number,
-  cCol: number,
-  aCol: number,
-  nCol: number,
   which: 0 | 1,
+  ks: Int32Array,
+  rec: Uint32Array,
 ): void {
+  const [, cCol, aCol, nCol] = GEO_COLUMNS[which];
   const n = b.length;
-  const addrValid = b.valid[addrCol];
-  const words = b.data[addrCol] as Uint32Array;
   const cValid = b.valid[cCol];
   const cData = b.data[cCol] as Uint32Array;
   const aValid = b.valid[aCol];
   const aData = b.data[aCol] as Uint32Array;
   const nValid = b.valid[nCol];
   const nData = b.data[nCol] as Uint32Array;
-  let cStamp = s.stamp[which];
-  let cCode = s.code[which];
-  let oStamp = s.stamp[2 + which];
-  let oCode = s.code[2 + which];
+  // MaxMind interned names while looking up: the code caches must cover them
+  fitCaches(t, s);
+  const cStamp = s.stamp[which];
+  const cCode = s.code[which];
+  const oStamp = s.stamp[2 + which];
+  const oCode = s.code[2 + which];
   const gen = s.gen;
   const cDict = b.strings[cCol];
   const nDict = b.strings[nCol];
@@ -122,36 +172,12 @@ function side(
   const cShared = b.useSharedStrings(cCol, t.countries, t.countries);
   const nShared = b.useSharedStrings(nCol, t.orgs, t.orgs);
   const ranges = t.kind === 'ranges' ? t : null;
-  if (ranges === null) {
-    s.v4Seen.clear();
-    s.v6Seen.clear();
-    s.distinct = 0;
-  }
   for (let r = 0; r < n; r++) {
-    if (addrValid[r] === 0) continue;
+    const k = ks[r];
+    if (k < 0) continue;
     const haveAsn = aValid[r] !== 0 && aData[r] !== 0;
     const needC = cValid[r] === 0;
     const needN = nValid[r] === 0;
-    if (!needC && haveAsn && !needN) continue;
-    const o = r * 4;
-    let k: number;
-    let rec: Uint32Array;
-    if (ranges !== null) {
-      const fam = words[o] === 0 && words[o + 1] === 0 && words[o + 2] === 0xffff ? ranges.v4 : ranges.v6;
-      k = fam === ranges.v4 ? lookup4(fam, words[o + 3]) : lookup6(fam, words, o);
-      rec = fam.rec;
-    } else {
-      k = mmdbSlot(t as MmdbGeo, s, words, o);
-      rec = s.mres;
-      if (s.grew) {
-        s.grew = false;
-        cStamp = s.stamp[which];
-        cCode = s.code[which];
-        oStamp = s.stamp[2 + which];
-        oCode = s.code[2 + which];
-      }
-    }
-    if (k < 0) continue;
     const ci = rec[k * 3];
     if (ci !== 0 && needC) {
       if (cShared) cData[r] = ci;
@@ -245,9 +271,10 @@ export function describe(t: GeoSource, addrText: string): EnrichmentHit[] {
     const fam = v4 ? t.v4 : t.v6;
     const k = v4 ? lookup4(fam, w[3]) : lookup6(fam, w, 0);
     if (k < 0) return [];
-    c = fam.rec[k * 3];
-    asn = fam.rec[k * 3 + 1];
-    org = fam.rec[k * 3 + 2];
+    const i = fam.tid[k] * 3;
+    c = t.triples[i];
+    asn = t.triples[i + 1];
+    org = t.triples[i + 2];
   } else {
     const v4 = isV4Mapped(w, 0);
     if (v4 ? !isGlobal4(w[3]) : !isGlobal6(w[0])) return [];

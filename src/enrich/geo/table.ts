@@ -6,9 +6,10 @@
 // narrows the binary search to the few intervals of that /16, which is what keeps one lookup near
 // 20 ns on 700 k IPv4 intervals; for IPv6 a directory over the starts (ranges/starts6.ts) does the
 // same where one 16-bit prefix (2a00::/16, 2001::/16) holds thousands of intervals. What an
-// interval carries is one 3-word record (country, AS number, organisation): one cache line per
-// address, not one per array.
+// interval carries is the id of a 3-word record (country, AS number, organisation) among the
+// distinct ones: one small hot table, not a record per interval.
 
+import { grown } from '../../util/typed-arrays.js';
 import { Starts6 } from '../ranges/starts6.js';
 import type { AsnRows, CountryRows } from './csv.js';
 import { flatten, overlay, type Partition, RangeRows } from './ranges.js';
@@ -16,11 +17,8 @@ import { flatten, overlay, type Partition, RangeRows } from './ranges.js';
 export interface FamilyTable {
   /** Interval starts: IPv4 one word each, IPv6 four words each (most significant first). */
   readonly starts: Uint32Array;
-  /**
-   * Per interval k, at 3k: the index into GeoTable.countries (0 = none), the AS number (0 = none:
-   * AS 0 is reserved, RFC 7607) and the index into GeoTable.orgs (0 = none).
-   */
-  readonly rec: Uint32Array;
+  /** Per interval: its record in GeoTable.triples. */
+  readonly tid: Uint32Array;
   /** IPv4: index[p] = number of intervals whose start's top 16 bits are below p (p = 0..65536). */
   readonly index: Uint32Array;
   /** IPv6: the directory over the starts. */
@@ -38,6 +36,12 @@ export interface GeoTable {
   readonly orgs: readonly string[];
   readonly v4: FamilyTable;
   readonly v6: FamilyTable;
+  /**
+   * The distinct interval records, 3 words each: the index into `countries` (0 = none), the AS
+   * number (0 = none: AS 0 is reserved, RFC 7607) and the index into `orgs` (0 = none). Far fewer
+   * than intervals (one per country and AS met together), so the records a batch reads stay in cache.
+   */
+  readonly triples: Uint32Array;
   /** Sorted AS numbers and their organisation index, to name an AS a router exported. */
   readonly asnKeys: Uint32Array;
   readonly asnOrgs: Uint32Array;
@@ -79,13 +83,14 @@ export function buildGeoTable(
     }
     return m;
   };
+  const triples = new Triples();
   const family = (f: FamilyInput, wordsPerKey: 1 | 4): FamilyTable => {
     const cMap = remap(f.country?.countries ?? [], countries, countryIdx);
     const oMap = remap(f.asn?.orgs ?? [], orgs, orgIdx);
     const a = f.country ? flatten(f.country.rows) : new RangeRows(16);
     const b = f.asn ? flatten(f.asn.rows) : new RangeRows(16);
     const part = overlay(a, b);
-    return pack(part, wordsPerKey, (v) => (v === 0 ? 0 : cMap[v - 1]), f.asn, oMap);
+    return pack(part, wordsPerKey, (v) => (v === 0 ? 0 : cMap[v - 1]), f.asn, oMap, triples);
   };
   const t4 = family(v4, 1);
   const t6 = family(v6, 4);
@@ -98,6 +103,7 @@ export function buildGeoTable(
     orgs,
     v4: t4,
     v6: t6,
+    triples: triples.done(),
     asnKeys: keys,
     asnOrgs: vals,
     skipped,
@@ -112,6 +118,7 @@ function pack(
   country: (v: number) => number,
   asn: AsnRows | undefined,
   oMap: Uint32Array,
+  triples: Triples,
 ): FamilyTable {
   let n = part.a.length;
   // An IPv4 partition ends with the interval that starts at 2^32 (the end of the last row): drop it.
@@ -122,26 +129,58 @@ function pack(
     )
       n--;
   const starts = new Uint32Array(n * wpk);
-  const rec = new Uint32Array(n * 3);
+  const tid = new Uint32Array(n);
   const sw = part.starts.w;
   for (let k = 0; k < n; k++) {
     if (wpk === 1) starts[k] = sw[k * 4 + 3];
     else starts.set(sw.subarray(k * 4, k * 4 + 4), k * 4);
-    rec[k * 3] = country(part.a[k]);
     const r = part.b[k];
-    if (r !== 0 && asn) {
-      rec[k * 3 + 1] = asn.asn[r - 1];
-      rec[k * 3 + 2] = oMap[asn.org[r - 1]];
-    }
+    const has = r !== 0 && asn !== undefined;
+    tid[k] = triples.id(country(part.a[k]), has ? asn.asn[r - 1] : 0, has ? oMap[asn.org[r - 1]] : 0);
   }
-  if (wpk === 4) return { starts, rec, index: new Uint32Array(0), dir: new Starts6(starts), length: n };
+  if (wpk === 4) return { starts, tid, index: new Uint32Array(0), dir: new Starts6(starts), length: n };
   const index = new Uint32Array(65537);
   let k = 0;
   for (let p = 0; p <= 65536; p++) {
     while (k < n && starts[k] >>> 16 < p) k++;
     index[p] = k;
   }
-  return { starts, rec, index, dir: null, length: n };
+  return { starts, tid, index, dir: null, length: n };
+}
+
+/** Distinct (country, AS number, organisation) records, 3 words each. */
+class Triples {
+  // (AS number, organisation) → pair id, then pair id and country → record id: number keys
+  private readonly pairs = new Map<number, number>();
+  private readonly ids = new Map<number, number>();
+  private rec = new Uint32Array(3 * 1024);
+  private n = 0;
+
+  id(country: number, asn: number, org: number): number {
+    // organisations and countries are indexes into lists far shorter than 2^21 and 2^16
+    if (org >= 2 ** 21 || country >= 2 ** 16) throw new RangeError('geo: too many organisations or countries');
+    const pk = asn * 2 ** 21 + org;
+    let p = this.pairs.get(pk);
+    if (p === undefined) {
+      p = this.pairs.size;
+      this.pairs.set(pk, p);
+    }
+    const key = p * 2 ** 16 + country;
+    let i = this.ids.get(key);
+    if (i === undefined) {
+      i = this.n++;
+      this.ids.set(key, i);
+      this.rec = grown(this.rec, this.n * 3);
+      this.rec[i * 3] = country;
+      this.rec[i * 3 + 1] = asn;
+      this.rec[i * 3 + 2] = org;
+    }
+    return i;
+  }
+
+  done(): Uint32Array {
+    return this.rec.slice(0, this.n * 3);
+  }
 }
 
 function asnNames(

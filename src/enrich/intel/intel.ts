@@ -22,6 +22,7 @@
 
 import { addrBigInt, type FlowBatch, type ListDict, type StringDict } from '../../pipeline/flow-batch.js';
 import { C, columnIndex } from '../../schema/columns.js';
+import { lastAtOrBelow } from '../ranges/lpm.js';
 import { Starts6, type Starts6Parts } from '../ranges/starts6.js';
 import type { EnrichmentHit } from '../source-error.js';
 import { formatWords, type Indicator, normaliseAddr, normaliseDomain, parseAddrWords, urlHost } from './feeds.js';
@@ -265,15 +266,8 @@ export class IntelTable {
   }
 
   groupOfEntry(entry: number): number {
-    const s = this.groupEntryStart;
-    let lo = 0;
-    let hi = s.length - 2;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (s[mid] <= entry) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    // group starts begin at 0 and end with the number of entries, which is above any entry
+    return lastAtOrBelow(this.groupEntryStart, entry);
   }
 }
 

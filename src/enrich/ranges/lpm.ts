@@ -90,14 +90,15 @@ export class PrefixIndexBuilder {
    * range table looks up its label ids this way, one read less per address than entry → label, and
    * neighbouring prefixes with the same value become one interval.
    */
-  build(values?: Uint32Array): PrefixIndex {
+  build(values?: Uint32Array, opts: { v4Dir?: boolean } = {}): PrefixIndex {
     const n = this.n;
     const words = this.words.slice(0, n * 4);
     const lens = this.lens.slice(0, n);
     const duplicates: PrefixDuplicate[] = [];
     const v4 = buildV4(words, lens, n, duplicates, values);
+    const dir = opts.v4Dir === false ? NO_DIR : dir16x8x8(v4.starts, v4.vals, v4.starts.length);
     const v6 = buildV6(words, lens, n, duplicates, values);
-    return new PrefixIndex(n, words, lens, v4.l1, v4.l2, v4.l3, v6.starts, v6.vals, duplicates);
+    return new PrefixIndex(n, words, lens, dir.l1, dir.l2, dir.l3, v4.starts, v4.vals, v6.starts, v6.vals, duplicates);
   }
 }
 
@@ -109,6 +110,8 @@ export interface PrefixIndexParts {
   l1: Int32Array;
   l2: Int32Array;
   l3: Int32Array;
+  v4Starts: Uint32Array;
+  v4Vals: Int32Array;
   v6Starts: Uint32Array;
   v6Vals: Int32Array;
   /** The directory over v6Starts (Starts6.parts). */
@@ -124,8 +127,11 @@ export class PrefixIndex {
     private readonly l1: Int32Array,
     private readonly l2: Int32Array,
     private readonly l3: Int32Array,
-    private readonly v6Starts: Uint32Array,
-    private readonly v6Vals: Int32Array,
+    /** IPv4 as a partition: from v4Starts[k] on (up to the next start) the entry or value v4Vals[k] (-1: none). */
+    readonly v4Starts: Uint32Array,
+    readonly v4Vals: Int32Array,
+    readonly v6Starts: Uint32Array,
+    readonly v6Vals: Int32Array,
     readonly duplicates: readonly PrefixDuplicate[],
     v6Dir?: Starts6,
   ) {
@@ -144,6 +150,8 @@ export class PrefixIndex {
       l1: this.l1,
       l2: this.l2,
       l3: this.l3,
+      v4Starts: this.v4Starts,
+      v4Vals: this.v4Vals,
       v6Starts: this.v6Starts,
       v6Vals: this.v6Vals,
       v6Dir: this.v6.parts(),
@@ -152,7 +160,20 @@ export class PrefixIndex {
 
   static fromParts(p: PrefixIndexParts): PrefixIndex {
     const dir = new Starts6(p.v6Starts, p.v6Dir);
-    return new PrefixIndex(p.size, p.prefixWords, p.prefixLens, p.l1, p.l2, p.l3, p.v6Starts, p.v6Vals, [], dir);
+    return new PrefixIndex(
+      p.size,
+      p.prefixWords,
+      p.prefixLens,
+      p.l1,
+      p.l2,
+      p.l3,
+      p.v4Starts,
+      p.v4Vals,
+      p.v6Starts,
+      p.v6Vals,
+      [],
+      dir,
+    );
   }
 
   /**
@@ -166,8 +187,11 @@ export class PrefixIndex {
 
   /** For an IPv4 address held as an unsigned 32-bit integer. */
   lookupV4(a: number): number {
+    const l1 = this.l1;
+    // Built without its table (an address plan answers the flows): a search over the partition.
+    if (l1.length === 0) return this.v4Vals[lastAtOrBelow(this.v4Starts, a)];
     // Slot values: v > 0 is entry (or value) v - 1, 0 is none, v < 0 is chunk ~v of the next level.
-    let v = this.l1[a >>> 16];
+    let v = l1[a >>> 16];
     if (v < 0) {
       v = this.l2[(~v << 8) | ((a >>> 8) & 255)];
       if (v < 0) v = this.l3[(~v << 8) | (a & 255)];
@@ -221,6 +245,8 @@ export class PrefixIndex {
       this.l1.byteLength +
       this.l2.byteLength +
       this.l3.byteLength +
+      this.v4Starts.byteLength +
+      this.v4Vals.byteLength +
       this.v6Starts.byteLength +
       this.v6Vals.byteLength +
       this.v6.byteSize
@@ -413,7 +439,21 @@ function buildV4(
     const t = stack[--sp];
     if (last[t] < 0xffffffff) pts.emit(last[t] + 1, val(sp > 0 ? stack[sp - 1] : -1));
   }
-  return dir16x8x8(pts.starts, pts.vals, pts.n);
+  return { starts: pts.starts.slice(0, pts.n), vals: pts.vals.slice(0, pts.n) };
+}
+
+const NO_DIR = { l1: new Int32Array(0), l2: new Int32Array(0), l3: new Int32Array(0) };
+
+/** Index of the last start <= a in sorted `starts` whose first element is 0. */
+export function lastAtOrBelow(starts: Uint32Array, a: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (starts[mid] <= a) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 function countingSort(src: Uint32Array, m: number, buckets: number, key: (i: number) => number): Uint32Array {
@@ -472,8 +512,9 @@ class Chunks {
 /**
  * The intervals (point k holds from starts[k] to starts[k+1]-1; the first point is 0) as DIR-16-8-8.
  * A block is a leaf when one interval covers it whole; the interval index only moves forward.
+ * Slots hold value + 1 (values are >= -1) or ~chunk of the next level.
  */
-function dir16x8x8(starts: Uint32Array, vals: Int32Array, n: number) {
+export function dir16x8x8(starts: Uint32Array, vals: Int32Array, n: number) {
   const l1 = new Int32Array(65536);
   const l2 = new Chunks();
   const l3 = new Chunks();

@@ -14,7 +14,7 @@
 // path); a file that cannot be read at all (broken JSON/YAML) throws EnrichSourceError.
 
 import { type FlowBatch, parseAddr } from '../../pipeline/flow-batch.js';
-import { columnIndex } from '../../schema/columns.js';
+import { C } from '../../schema/columns.js';
 import { type EnrichmentHit, EnrichSourceError, parseJsonFile } from '../source-error.js';
 import { cidrText, clearHostBits, type PrefixIndex, PrefixIndexBuilder, parseCidr } from './lpm.js';
 import {
@@ -318,9 +318,10 @@ export class RangeTableBuilder {
     this.push(this.label(e.name, e.segment, e.tags), this.sources.id(line > 0 ? src.slice(0, colon) : src), line);
   }
 
-  build(): RangeTable {
+  /** `v4Dir: false`: no IPv4 lookup table of its own (an address plan built beside it answers flows). */
+  build(opts: { v4Dir?: boolean } = {}): RangeTable {
     const labelOf = this.labelOf.done();
-    const index = this.prefixes.build(labelOf);
+    const index = this.prefixes.build(labelOf, opts);
     const m = this.labelName.n;
     const ln = this.labelName.a;
     const ls = this.labelSegment.a;
@@ -363,7 +364,10 @@ export function buildRangeTable(entries: readonly RangeEntry[]): RangeTable {
 }
 
 /** Load several files in order and build one table; errors and warnings of all files together. */
-export function loadRangeTable(files: readonly { file: string; text: string; format?: RangeFormat }[]): {
+export function loadRangeTable(
+  files: readonly { file: string; text: string; format?: RangeFormat }[],
+  opts: { v4Dir?: boolean } = {},
+): {
   table: RangeTable;
   errors: EnrichSourceError[];
   warnings: string[];
@@ -381,7 +385,7 @@ export function loadRangeTable(files: readonly { file: string; text: string; for
     for (const e of l.errors) load.errors.push(e);
     for (const w of l.warnings) load.warnings.push(w);
   }
-  const table = b.build();
+  const table = b.build(opts);
   return { table, errors: load.errors, warnings: [...load.warnings, ...table.warnings] };
 }
 
@@ -400,36 +404,52 @@ export function loadRangeTable(files: readonly { file: string; text: string; for
 export function applyRanges(table: RangeTable, batch: FlowBatch): void {
   if (table.size === 0) return;
   const pass = table.nextPass();
-  applySide(table, batch, pass, 0, 'src');
-  applySide(table, batch, pass, 3, 'dst');
+  for (const side of [0, 1] as const) {
+    const addrCol = side === 0 ? C.src_addr : C.dst_addr;
+    const addrs = batch.data[addrCol] as Uint32Array;
+    const addrValid = batch.valid[addrCol];
+    const n = batch.length;
+    if (rowLabels.length < n) rowLabels = new Int32Array(batch.capacity);
+    const labels = rowLabels;
+    const index = table.index;
+    // First only the lookups, with nothing between them: independent rows' cache misses overlap.
+    for (let r = 0; r < n; r++) {
+      const o = r * 4;
+      let e = -1;
+      if (addrValid[r] !== 0) {
+        e =
+          addrs[o] === 0 && addrs[o + 1] === 0 && addrs[o + 2] === 0xffff
+            ? index.lookupV4(addrs[o + 3])
+            : index.lookupV6(addrs, o);
+      }
+      labels[r] = e;
+    }
+    writeRangeLabels(table, batch, pass, side, labels);
+  }
 }
 
 // per row: the label of the most specific range (-1: none)
 let rowLabels = new Int32Array(0);
 
-function applySide(table: RangeTable, batch: FlowBatch, pass: number, slot: number, side: 'src' | 'dst'): void {
-  const addrCol = columnIndex(`${side}_addr`);
-  const nameCol = columnIndex(`${side}_range`);
-  const segCol = columnIndex(`${side}_segment`);
-  const tagsCol = columnIndex(`${side}_tags`);
-  const addrs = batch.data[addrCol] as Uint32Array;
-  const addrValid = batch.valid[addrCol];
+const SIDE_COLUMNS = [
+  [C.src_range, C.src_segment, C.src_tags],
+  [C.dst_range, C.dst_segment, C.dst_tags],
+] as const;
+
+/**
+ * Write one side's range, segment and tags from `labels` (per row the label of the address's most
+ * specific range, -1: none), found by applyRanges or by an address plan. `pass` is the table's
+ * nextPass() of this batch, the same for both sides.
+ */
+export function writeRangeLabels(
+  table: RangeTable,
+  batch: FlowBatch,
+  pass: number,
+  side: 0 | 1,
+  labels: Int32Array,
+): void {
+  const [nameCol, segCol, tagsCol] = SIDE_COLUMNS[side];
   const n = batch.length;
-  if (rowLabels.length < n) rowLabels = new Int32Array(batch.capacity);
-  const labels = rowLabels;
-  const index = table.index;
-  // First only the lookups, with nothing between them: independent rows' cache misses overlap.
-  for (let r = 0; r < n; r++) {
-    const o = r * 4;
-    let e = -1;
-    if (addrValid[r] !== 0) {
-      e =
-        addrs[o] === 0 && addrs[o + 1] === 0 && addrs[o + 2] === 0xffff
-          ? index.lookupV4(addrs[o + 3])
-          : index.lookupV6(addrs, o);
-    }
-    labels[r] = e;
-  }
   const nameData = batch.data[nameCol] as Uint32Array;
   const segData = batch.data[segCol] as Uint32Array;
   const tagsData = batch.data[tagsCol] as Uint32Array;
@@ -474,7 +494,7 @@ function applySide(table: RangeTable, batch: FlowBatch, pass: number, slot: numb
     }
     return;
   }
-  writeCodes(table, batch, pass, slot, n, nameCol, segCol, tagsCol);
+  writeCodes(table, batch, pass, side * 3, n, nameCol, segCol, tagsCol, labels);
 }
 
 // Columns the batch already holds values in (a decoder, or an earlier enricher): each distinct
@@ -488,8 +508,8 @@ function writeCodes(
   nameCol: number,
   segCol: number,
   tagsCol: number,
+  labels: Int32Array,
 ): void {
-  const labels = rowLabels;
   const nameData = batch.data[nameCol] as Uint32Array;
   const segData = batch.data[segCol] as Uint32Array;
   const tagsData = batch.data[tagsCol] as Uint32Array;
