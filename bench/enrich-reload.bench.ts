@@ -12,7 +12,8 @@
 // floor: on a shared machine the main thread is also descheduled while other processes run.
 //
 // The same for a reload of 1 M IP ranges (bench/enrich.bench.ts's range file) through the file
-// loader thread (FileTableLoader: read, parsed and built there, the table sent over).
+// loader thread (FileTableLoader: read, parsed and built there with the address plan, the geography
+// in use sent along as Enrichment does, the table and plan sent over).
 
 import { writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -20,9 +21,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { FileTableLoader } from '../src/enrich/file-loader.js';
+import { loadGeoDb } from '../src/enrich/geo/index.js';
 import { IntelFeedSet } from '../src/enrich/intel/fetch.js';
 import type { IntelTable } from '../src/enrich/intel/intel.js';
 import { IntelFeedWorker } from '../src/enrich/intel/remote.js';
+import { AddressPlan, geoPlanInput } from '../src/enrich/plan.js';
 import { rng } from '../test/helpers/rng.js';
 import { files as enrichFiles } from './enrich.bench.js';
 import type { BenchResult } from './harness.js';
@@ -124,12 +127,16 @@ export async function run(): Promise<BenchResult[]> {
       enrichFiles(rdir, rng(7));
       const loader = new FileTableLoader();
       const files = [join(rdir, 'ranges.csv')];
-      await loader.load('ranges', files);
+      // as Enrichment reloads ranges: the geography in use goes along, for the address plan
+      const geo = await loadGeoDb();
+      const partner = { geo: geoPlanInput(geo) };
+      await loader.load('ranges', files, [], 20, partner);
       globalThis.gc?.();
       let size = 0;
       const r = await stallDuring(async (inUse) => {
-        const l = await loader.load('ranges', files);
+        const l = await loader.load('ranges', files, [], 20, partner);
         size = l.ranges?.size ?? 0;
+        if (l.plan !== undefined) new AddressPlan(l.plan, l.ranges, geo);
         inUse();
       });
       await loader.stop();
