@@ -15,6 +15,7 @@ import type { ForwarderOptions } from '../forward/forwarder.js';
 import { type InputSetting, parseInputSetting } from '../ingest/sources/inputs.js';
 import type { ExporterSetting } from '../pipeline/exporter-policy.js';
 import { formatAddrWords, parseAddr } from '../pipeline/flow-batch.js';
+import { DEFAULT_MEMORY_LIMIT } from '../store/store.js';
 import { editDistance } from '../util/edit-distance.js';
 import { parseDuration, parseSize } from '../util/units.js';
 
@@ -158,7 +159,7 @@ export const SETTINGS: Setting[] = [
   {
     key: 'store.memory_limit',
     kind: 'string',
-    default: '1GB',
+    default: DEFAULT_MEMORY_LIMIT,
     description: "DuckDB memory_limit (DuckDB's size syntax)",
   },
   {

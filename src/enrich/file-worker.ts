@@ -27,8 +27,11 @@ async function handle(m: FileRequest): Promise<FileReply> {
   try {
     if (m.kind === 'geo') {
       const t = await loadGeoDb();
-      const plan = buildPlanParts(m.planRanges, geoPlanInput(t));
-      return { id: m.id, stamps, warnings: [], size: t.v4.length + t.v6.length, geo: geoToWire(t), plan };
+      const reply: FileReply = { id: m.id, stamps, warnings: [], size: t.v4.length + t.v6.length, geo: geoToWire(t) };
+      // A plan replaces the ranges' own lookup table; without ranges, geography alone is answered
+      // by its own table (a plan of geography alone would add ~45 MB to serve's default setup).
+      if (m.planRanges !== undefined) reply.plan = buildPlanParts(m.planRanges, geoPlanInput(t));
+      return reply;
     }
     const texts: { file: string; text: string }[] = [];
     // Every file is stamped before any is read: a write during the read is seen at the next check,

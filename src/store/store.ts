@@ -14,10 +14,17 @@ export interface SqlWhere {
   params: (number | bigint | string | boolean)[];
 }
 
+/**
+ * DuckDB's memory_limit unless configured. With the geography/ASN tables and the ingest pipeline
+ * beside it, 1GB took `serve` to 1.45–1.55 GB resident at 400 k flows/s (issue 2: below 1.5 GB);
+ * at 768MB it peaked at 1.32 GB and stayed lossless at 400 k (bench/ingest.sh, 3 of 3 runs).
+ */
+export const DEFAULT_MEMORY_LIMIT = '768MB';
+
 export interface StoreOptions {
   /** Directory holding flows.duckdb and the writer's lock file. */
   dir: string;
-  /** DuckDB memory_limit (default '1GB'). */
+  /** DuckDB memory_limit (default DEFAULT_MEMORY_LIMIT). */
   memoryLimit?: string;
   /** DuckDB threads (default 2). */
   threads?: number;

@@ -263,3 +263,26 @@ test('Enrichment uses a plan built for the tables in use, also after the ranges 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('geography alone builds no plan (it would add memory, not replace a table) and still enriches', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fw-plan-geo-'));
+  try {
+    const e = new Enrichment({ ...defaultEnrichSettings(), geo: true }, { cacheDir: join(dir, 'cache') });
+    await e.load();
+    try {
+      assert.ok(e.tables.geo);
+      assert.equal(e.tables.plan, undefined);
+      const b = new FlowBatch(4);
+      b.addRow();
+      (b.data[C.dst_addr] as Uint32Array).set(parseAddr('8.8.8.8') as Uint32Array, 0);
+      b.valid[C.dst_addr][0] = 1;
+      e.apply(b);
+      assert.equal(b.getString(C.dst_country, 0), 'US');
+      assert.equal(b.getNum(C.dst_asn, 0), 15169);
+    } finally {
+      e.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

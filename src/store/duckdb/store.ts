@@ -34,20 +34,21 @@ import type { InterfaceCounters } from '../../ingest/sflow/decoder.js';
 import type { FlowBatch } from '../../pipeline/flow-batch.js';
 import { allColumns, C, type ColumnDef, findColumn, SCHEMA_VERSION } from '../../schema/columns.js';
 import { duckdbColumnType, flowsTableDDL, quoteIdent } from '../../schema/duckdb.js';
-import type {
-  AlertWithFlow,
-  CommitHook,
-  FlowRow,
-  FlowStore,
-  IdsAlert,
-  PlannedResult,
-  QueryFlowsOptions,
-  StoreOptions,
-  StoreStats,
-  TableStats,
-  TimeBounds,
-  TimeseriesOptions,
-  TopOptions,
+import {
+  type AlertWithFlow,
+  type CommitHook,
+  DEFAULT_MEMORY_LIMIT,
+  type FlowRow,
+  type FlowStore,
+  type IdsAlert,
+  type PlannedResult,
+  type QueryFlowsOptions,
+  type StoreOptions,
+  type StoreStats,
+  type TableStats,
+  type TimeBounds,
+  type TimeseriesOptions,
+  type TopOptions,
 } from '../store.js';
 import { CHUNK_ROWS, ChunkWriter } from './chunk-writer.js';
 import { api } from './duckdb-api.js';
@@ -135,7 +136,7 @@ export async function openStore(opts: StoreOptions): Promise<FlowStore> {
   try {
     const instance = await api.DuckDBInstance.create(path, {
       access_mode: readOnly ? 'READ_ONLY' : 'READ_WRITE',
-      memory_limit: opts.memoryLimit || '1GB',
+      memory_limit: opts.memoryLimit || DEFAULT_MEMORY_LIMIT,
       threads: String(opts.threads || 2),
       preserve_insertion_order: 'false',
     });
