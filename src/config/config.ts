@@ -12,7 +12,7 @@ import { parseCidr } from '../enrich/ranges/lpm.js';
 import { defaultEnrichSettings, type EnrichSettings } from '../enrich/settings.js';
 import { parseFilter } from '../filter/index.js';
 import type { ForwarderOptions } from '../forward/forwarder.js';
-import { type InputSetting, parseInputSetting } from '../ingest/sources/inputs.js';
+import { type InputSetting, parseInputSetting } from '../ingest/sources/input-settings.js';
 import type { ExporterSetting } from '../pipeline/exporter-policy.js';
 import { formatAddrWords, parseAddr } from '../pipeline/flow-batch.js';
 import { DEFAULT_MEMORY_LIMIT } from '../store/store.js';

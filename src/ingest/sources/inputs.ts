@@ -1,82 +1,14 @@
-// The `inputs` setting: log inputs `serve` reads with checkpoints. Each item:
-//   { name, type: dir | s3 | azblob, format?, poll_interval? (ms), ...type's keys }
-//   dir:    path, settle (ms, default 2000)
-//   s3:     bucket, prefix, region, endpoint, force_path_style, access_key_id, secret_access_key, full_list_every
-//   azblob: container, prefix, connection_string | (url, account_name, account_key)
-// `name` is the checkpoint identity: renaming an input reads its objects again.
+// Starting the log inputs `serve` reads with checkpoints (the setting itself: input-settings.ts,
+// which the configuration reads without loading the parsers and cloud SDKs this module reaches).
 
 import type { ExporterCounters } from '../../pipeline/counters.js';
 import type { FlowBatch } from '../../pipeline/flow-batch.js';
 import type { FlowStore } from '../../store/store.js';
-import { AzureBlobLister } from './azure-blob.js';
+import type { AzureBlobListerOptions } from './azure-blob.js';
 import { DirectoryLister } from './directory.js';
-import { asLogFormat, LOG_FORMATS, type LogFormat } from './parse.js';
-import { S3Lister } from './s3.js';
-import { LogSource, type ObjectLister } from './source.js';
-
-export interface InputSetting {
-  name: string;
-  type: 'dir' | 's3' | 'azblob';
-  format?: LogFormat;
-  pollMs?: number;
-  options: Record<string, string | number | boolean>;
-}
-
-const KEYS: Record<InputSetting['type'], Record<string, 'string' | 'number' | 'boolean'>> = {
-  dir: { path: 'string', settle: 'number' },
-  s3: {
-    bucket: 'string',
-    prefix: 'string',
-    region: 'string',
-    endpoint: 'string',
-    force_path_style: 'boolean',
-    access_key_id: 'string',
-    secret_access_key: 'string',
-    full_list_every: 'number',
-  },
-  azblob: {
-    container: 'string',
-    prefix: 'string',
-    connection_string: 'string',
-    url: 'string',
-    account_name: 'string',
-    account_key: 'string',
-  },
-};
-const REQUIRED: Record<InputSetting['type'], string[]> = { dir: ['path'], s3: ['bucket'], azblob: ['container'] };
-
-/** Validate one `inputs[i]` item; throws Error(`key: message`) naming the offending key. */
-export function parseInputSetting(item: unknown, key: string): InputSetting {
-  if (typeof item !== 'object' || item === null || Array.isArray(item))
-    throw new Error(`${key}: expected a mapping with name and type (dir, s3, azblob)`);
-  const o = item as Record<string, unknown>;
-  if (typeof o.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(o.name))
-    throw new Error(`${key}.name: expected a name (letters, digits, _ . -)`);
-  const type = o.type;
-  if (type !== 'dir' && type !== 's3' && type !== 'azblob') throw new Error(`${key}.type: expected dir, s3 or azblob`);
-  const out: InputSetting = { name: o.name, type, options: {} };
-  for (const [k, v] of Object.entries(o)) {
-    if (k === 'name' || k === 'type') continue;
-    if (k === 'format') {
-      const format = asLogFormat(v);
-      if (format === undefined) throw new Error(`${key}.format: expected one of ${LOG_FORMATS.join(', ')}`);
-      out.format = format;
-    } else if (k === 'poll_interval') {
-      if (typeof v !== 'number' || !(v > 0)) throw new Error(`${key}.poll_interval: expected milliseconds > 0`);
-      out.pollMs = v;
-    } else {
-      const want = KEYS[type][k];
-      if (want === undefined)
-        throw new Error(`${key}.${k}: unknown setting for a ${type} input (${Object.keys(KEYS[type]).join(', ')})`);
-      if (typeof v !== want) throw new Error(`${key}.${k}: expected a ${want}`);
-      out.options[k] = v as string | number | boolean;
-    }
-  }
-  for (const k of REQUIRED[type]) if (out.options[k] === undefined) throw new Error(`${key}.${k}: required`);
-  if (type === 'azblob' && !out.options.connection_string && !out.options.url)
-    throw new Error(`${key}: connection_string or url is required`);
-  return out;
-}
+import type { InputSetting } from './input-settings.js';
+import type { S3ListerOptions } from './s3.js';
+import { type LogObjectInfo, LogSource, type ObjectLister } from './source.js';
 
 export function inputLister(s: InputSetting): ObjectLister {
   const o = s.options;
@@ -84,8 +16,8 @@ export function inputLister(s: InputSetting): ObjectLister {
   switch (s.type) {
     case 'dir':
       return new DirectoryLister({ dir: String(o.path), settleMs: o.settle as number | undefined });
-    case 's3':
-      return new S3Lister({
+    case 's3': {
+      const opts: S3ListerOptions = {
         bucket: String(o.bucket),
         prefix: str('prefix'),
         region: str('region'),
@@ -96,16 +28,57 @@ export function inputLister(s: InputSetting): ObjectLister {
             ? { accessKeyId: String(o.access_key_id), secretAccessKey: String(o.secret_access_key ?? '') }
             : undefined,
         fullListEvery: o.full_list_every as number | undefined,
+      };
+      return new LazyLister(`s3://${opts.bucket}/${opts.prefix ?? ''}`, async () => {
+        const { S3Lister } = await import('./s3.js');
+        return new S3Lister(opts);
       });
-    case 'azblob':
-      return new AzureBlobLister({
+    }
+    case 'azblob': {
+      const opts: AzureBlobListerOptions = {
         container: String(o.container),
         prefix: str('prefix'),
         connectionString: str('connection_string'),
         url: str('url'),
         accountName: str('account_name'),
         accountKey: str('account_key'),
+      };
+      return new LazyLister(`azblob://${opts.container}/${opts.prefix ?? ''}`, async () => {
+        const { AzureBlobLister } = await import('./azure-blob.js');
+        return new AzureBlobLister(opts);
       });
+    }
+  }
+}
+
+/**
+ * A cloud lister whose SDK is loaded when it is first used. The AWS and Azure SDKs took ~0.25 s to
+ * import, and this module is reached from the configuration: every command (`flowwatch query`
+ * too) paid it at start, whether or not an input was configured.
+ */
+class LazyLister implements ObjectLister {
+  private inner: Promise<ObjectLister> | null = null;
+
+  constructor(
+    readonly description: string,
+    private readonly make: () => Promise<ObjectLister>,
+  ) {}
+
+  private get(): Promise<ObjectLister> {
+    this.inner ??= this.make();
+    return this.inner;
+  }
+
+  async list(): Promise<LogObjectInfo[]> {
+    return (await this.get()).list();
+  }
+
+  async read(o: LogObjectInfo): Promise<Uint8Array> {
+    return (await this.get()).read(o);
+  }
+
+  async close(): Promise<void> {
+    if (this.inner !== null) await (await this.inner).close?.();
   }
 }
 
@@ -136,3 +109,5 @@ export function startInputs(
     return src;
   });
 }
+
+export { type InputSetting, parseInputSetting } from './input-settings.js';

@@ -9,22 +9,13 @@ import { parseAwsVpcLog } from '../cloud/aws-vpc.js';
 import { parseAzureFlowLog } from '../cloud/azure.js';
 import { parseGcpFlowLog } from '../cloud/gcp.js';
 import { parseOciFlowLog } from '../cloud/oci.js';
-import { detectFormat, type ImportFormat } from '../detect.js';
+import { detectFormat } from '../detect.js';
 import { gunzip, isGzip } from '../gzip.js';
 import { parseSuricataEve } from '../suricata/eve.js';
 import { parseZeekLogs } from '../zeek/logs.js';
+import type { LogFormat } from './input-settings.js';
 
-/** The formats a log object can be read as (`inputs[].format`, `import --format` with a location). */
-export const LOG_FORMATS = ['aws-vpc', 'aws-parquet', 'azure', 'gcp', 'oci', 'zeek', 'suricata'] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
-/** Every log format `flowwatch import` recognises is in LOG_FORMATS (a compile-time check). */
-const everyImportLogFormat: Exclude<ImportFormat, 'pcap' | 'meter'> extends LogFormat ? true : never = true;
-void everyImportLogFormat;
-
-/** A LOG_FORMATS member, or undefined. */
-export function asLogFormat(v: unknown): LogFormat | undefined {
-  return (LOG_FORMATS as readonly unknown[]).includes(v) ? (v as LogFormat) : undefined;
-}
+export { asLogFormat, LOG_FORMATS, type LogFormat } from './input-settings.js';
 
 export interface LogObjectParseResult {
   /** null when the format was not recognised (or is not a log format). */
