@@ -12,6 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { AzureBlobLister } from '../../src/ingest/sources/azure-blob.js';
+import { inputLister, parseInputSetting } from '../../src/ingest/sources/inputs.js';
 import { S3Lister } from '../../src/ingest/sources/s3.js';
 import { LogSource, type ObjectLister } from '../../src/ingest/sources/source.js';
 import { ExporterCounters } from '../../src/pipeline/counters.js';
@@ -63,7 +64,23 @@ test('S3 input: AWS VPC logs under the AWSLogs layout, each once', { skip }, asy
         forcePathStyle: true,
         credentials: CREDS,
       });
-    const a = await runInput(data, 's3-prod', lister);
+    // the first run through the configured input (its lister loads the AWS SDK when first used)
+    const setting = parseInputSetting(
+      {
+        name: 's3-prod',
+        type: 's3',
+        bucket: 'flowlogs',
+        prefix: 'prod/AWSLogs/',
+        endpoint: s3.endpoint,
+        force_path_style: true,
+        access_key_id: CREDS.accessKeyId,
+        secret_access_key: CREDS.secretAccessKey,
+      },
+      'inputs[0]',
+    );
+    const configured = inputLister(setting);
+    assert.equal(configured.description, 's3://flowlogs/prod/AWSLogs/');
+    const a = await runInput(data, 's3-prod', () => configured);
     assert.equal(a.stats.objects, objects.length);
     assert.equal(a.stats.errors, 0);
     const expected = await directCounts(objects);
