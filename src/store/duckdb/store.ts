@@ -68,6 +68,7 @@ import {
   rollupDDL,
   rollupInsertSQL,
   SRC_SIDE,
+  staleRollupColumns,
   TALKERS_5M,
   TALKERS_BUCKET_MS,
   talkersCompactSQL,
@@ -218,6 +219,7 @@ class DuckDBFlowStore implements FlowStore {
     );
     await this.loadMaterialized(c);
     await c.run(rollupDDL());
+    await this.dropStaleRollupColumns(c);
     await c.run(talkersDDL());
     await this.createStage(c);
     await this.createViews(c, true);
@@ -229,6 +231,17 @@ class DuckDBFlowStore implements FlowStore {
       'CREATE TABLE IF NOT EXISTS exporters (exporter VARCHAR PRIMARY KEY, updated_ms BIGINT NOT NULL, state VARCHAR NOT NULL)',
     );
     this.stored = await this.count();
+  }
+
+  /** flows_1m of an older version: its columns that are no longer dimensions go (see staleRollupColumns). */
+  private async dropStaleRollupColumns(c: DuckDBConnection): Promise<void> {
+    const r = await c.runAndReadAll(
+      `SELECT column_name FROM duckdb_columns() WHERE table_name = '${ROLLUP_1M}' AND schema_name = 'main'`,
+    );
+    const existing = r.getRows().map((row) => String(row[0]));
+    for (const col of staleRollupColumns(existing)) {
+      await c.run(`ALTER TABLE ${ROLLUP_1M} DROP COLUMN ${quoteIdent(col)}`);
+    }
   }
 
   /** Release the database after a failed init (no flush: nothing was appended). */
