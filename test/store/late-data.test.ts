@@ -407,7 +407,7 @@ function num(v: DuckDBValue): number | null {
   return v === null ? null : Number(v);
 }
 
-/** The rollups hold exactly the raw rows' sums: per minute × dimensions, per 5 minutes × address. */
+/** The rollups hold exactly the raw rows' sums: per minute × dimensions, per 5 minutes × address and AS. */
 async function checkRollupsEqualRaw(dir: string): Promise<void> {
   const have = new Set(
     (await rawQuery(dir, "SELECT name FROM pragma_table_info('flows_data')")).map((r) => String(r[0])),
@@ -430,7 +430,11 @@ async function checkRollupsEqualRaw(dir: string): Promise<void> {
   const troll = `SELECT time_start, side, addr, SUM(flows)::BIGINT, ${sums} FROM talkers_5m GROUP BY ALL`;
   const side = (s: number, col: string) =>
     `SELECT (time_start // 300000) * 300000, ${s}::UTINYINT, ${col}, COUNT(*)::BIGINT, ${sums} FROM flows_data GROUP BY ALL`;
-  const traw = `${side(0, 'src_addr')} UNION ALL ${side(1, 'dst_addr')}`;
+  // AS numbers per side too (NULL when no flow carried one, as the view shows them)
+  const asn = (c: string) => (have.has(c) ? `${c}::UHUGEINT` : 'NULL::UHUGEINT');
+  const traw = [side(0, 'src_addr'), side(1, 'dst_addr'), side(2, asn('src_asn')), side(3, asn('dst_asn'))].join(
+    ' UNION ALL ',
+  );
   for (const [x, y] of [
     [troll, traw],
     [traw, troll],

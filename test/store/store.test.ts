@@ -225,12 +225,22 @@ describe('DuckDB flow store', () => {
     assert.equal(tsRaw.table, 'flows');
     assert.deepEqual(ts1m.rows, tsRaw.rows);
     assert.equal((await s.timeseries({ intervalMs: 30_000 })).table, 'flows');
-    // AS numbers are not rollup dimensions (their pairs are too many): a question by AS reads the flows
-    assert.equal((await s.top({ by: ['src_asn'], order: 'flows', limit: 3 })).table, 'flows');
+    // AS numbers are not flows_1m dimensions (their pairs are too many): top ASes of one side come
+    // from the talkers rollup, any other question by AS reads the flows; both agree with a scan
+    const asnTop = await s.top({ by: ['dst_asn'], order: 'bytes', limit: 5 });
+    assert.equal(asnTop.table, 'talkers_5m');
+    const asnScan = await s.top({ by: ['dst_asn'], order: 'bytes', limit: 5, where: { sql: 'true', params: [] } });
+    assert.equal(asnScan.table, 'flows');
+    assert.deepEqual(asnTop.rows, asnScan.rows);
+    assert.ok(
+      asnTop.rows.some((r) => typeof r.dst_asn === 'number' && r.dst_asn > 0),
+      JSON.stringify(asnTop.rows),
+    );
+    assert.equal((await s.top({ by: ['src_asn', 'dst_asn'], order: 'flows', limit: 3 })).table, 'flows');
     await s.close();
   });
 
-  test('a flows_1m written with AS columns (an older version) loses them at open, keeping its sums', async () => {
+  test('a flows_1m written with AS columns (an older version) loses them at open; its AS sums move to the talkers', async () => {
     const d = dir();
     const s = await openStore({ dir: d });
     const synth = new SynthFlows({ seed: 8, flowsPerSecond: 300 });
@@ -243,8 +253,10 @@ describe('DuckDB flow store', () => {
     const c = await inst.connect();
     await c.run('ALTER TABLE flows_1m ADD COLUMN src_asn UINTEGER');
     await c.run('ALTER TABLE flows_1m ADD COLUMN dst_asn UINTEGER');
-    await c.run('UPDATE flows_1m SET src_asn = 15169, dst_asn = 13335 WHERE proto = 6');
-    const [[before]] = (await c.runAndReadAll('SELECT sum(flows)::BIGINT FROM flows_1m')).getRows();
+    await c.run('UPDATE flows_1m SET src_asn = 4200000001, dst_asn = 4200000002 WHERE proto = 6');
+    const [[before, tcp]] = (
+      await c.runAndReadAll('SELECT sum(flows)::BIGINT, sum(flows) FILTER (WHERE proto = 6)::BIGINT FROM flows_1m')
+    ).getRows();
     c.closeSync();
     inst.closeSync();
     const s2 = await openStore({ dir: d });
@@ -258,6 +270,19 @@ describe('DuckDB flow store', () => {
     assert.deepEqual(cols.slice(1, 1 + ROLLUP_DIMS.length), [...ROLLUP_DIMS]);
     const [[after]] = await rawQuery(d, 'SELECT sum(flows)::BIGINT FROM flows_1m');
     assert.equal(Number(after), Number(before) + b.length);
+    // the AS sums it held are now the talkers' AS sides
+    const moved = await rawQuery(
+      d,
+      'SELECT side::INTEGER, addr::BIGINT, sum(flows)::BIGINT FROM talkers_5m WHERE addr >= 4200000001 AND side >= 2 GROUP BY ALL ORDER BY ALL',
+    );
+    assert.deepEqual(
+      moved.map((r) => r.map(Number)),
+      [
+        [2, 4200000001, Number(tcp)],
+        [3, 4200000002, Number(tcp)],
+      ],
+    );
+    assert.ok(Number(tcp) > 0);
   });
 
   test('top sources and destinations from the talkers rollup equal a scan of every flow', async () => {
@@ -307,8 +332,8 @@ describe('DuckDB flow store', () => {
     await s.append(b);
     await s.flush();
     const deleted = await s.enforceRetention(now);
-    // the 30-h-old flow: one flows_1m row, one talkers row per side (null addresses)
-    assert.deepEqual(deleted, { flows: 3, flows_1m: 1, talkers_5m: 2, coverage_1m: 0, interface_counters: 0 });
+    // the 30-h-old flow: one flows_1m row, one talkers row per side (null addresses and AS numbers)
+    assert.deepEqual(deleted, { flows: 3, flows_1m: 1, talkers_5m: 4, coverage_1m: 0, interface_counters: 0 });
     const left = (await s.queryFlows({ limit: 10, fields: ['time_start'] })).map((r) => now - (r.time_start as number));
     assert.deepEqual(left, [2 * hour, hour, 0]);
     const st = await s.stats();

@@ -12,8 +12,9 @@ export const MINUTE_MS = 60_000;
  * Low-cardinality columns kept in flows_1m (ports and addresses would make it as big as flows).
  * AS numbers are not among them: with geo/ASN enrichment on by default, the (src_asn, dst_asn)
  * pairs of a minute run into the tens of thousands, and grouping by them at every commit held
- * IPFIX over TCP into the store at 368–386 k flows/s (412 k without them). A question by AS reads
- * the flows; countries (a few hundred) stay.
+ * IPFIX over TCP into the store at 368–386 k flows/s (412 k without them). Top source or
+ * destination ASes come from the talkers rollup below (one side at a time, kept as long as
+ * flows_1m); other questions by AS read the flows. Countries (a few hundred) stay.
  */
 export const ROLLUP_DIMS: readonly string[] = [
   'source_type',
@@ -73,7 +74,7 @@ export function rollupInsertSQL(from: string): string {
 }
 
 // The talkers rollup: flows, packets and bytes per 5 minutes per source and per destination
-// address — what "top sources/destinations" asks. Addresses are too many for flows_1m (the
+// address, and per source and destination AS number — what "top sources/destinations" asks. Addresses are too many for flows_1m (the
 // rollup would be as big as the flows), but on their own, per 5 minutes, they are a fraction of
 // them (10 M flows of the bench workload: 120 k sources). Each drain of the stage inserts partial
 // sums; compaction folds a range of buckets back into one row per (bucket, side, address), so
@@ -83,9 +84,23 @@ export function rollupInsertSQL(from: string): string {
 
 export const TALKERS_5M = 'talkers_5m';
 export const TALKERS_BUCKET_MS = 300_000;
-/** `side` values. */
+/**
+ * `side` values: the source or destination address, or (in `addr`) the source or destination AS
+ * number — top ASes, like top talkers, are one column of one side, and AS numbers are too many per
+ * minute as pairs for flows_1m but few per side and 5 minutes.
+ */
 export const SRC_SIDE = 0;
 export const DST_SIDE = 1;
+export const SRC_ASN_SIDE = 2;
+export const DST_ASN_SIDE = 3;
+
+/** The column each talkers side sums over. */
+export const TALKER_SIDES: readonly [number, string][] = [
+  [SRC_SIDE, 'src_addr'],
+  [DST_SIDE, 'dst_addr'],
+  [SRC_ASN_SIDE, 'src_asn'],
+  [DST_ASN_SIDE, 'dst_asn'],
+];
 
 export function talkersDDL(): string {
   return (
@@ -94,12 +109,23 @@ export function talkersDDL(): string {
   );
 }
 
-/** Partial sums of the staged rows, both sides. */
+/** Partial sums of the staged rows, every side. */
 export function talkersInsertSQL(from: string): string {
   const part = (side: number, col: string) =>
-    `SELECT (time_start // ${TALKERS_BUCKET_MS}) * ${TALKERS_BUCKET_MS}, ${side}::UTINYINT, ${col}, COUNT(*)::UBIGINT, ` +
-    `SUM(packets)::UBIGINT, SUM(bytes)::UBIGINT FROM ${quoteIdent(from)} GROUP BY ALL`;
-  return `INSERT INTO ${TALKERS_5M} ${part(SRC_SIDE, 'src_addr')} UNION ALL ${part(DST_SIDE, 'dst_addr')}`;
+    `SELECT (time_start // ${TALKERS_BUCKET_MS}) * ${TALKERS_BUCKET_MS}, ${side}::UTINYINT, ${quoteIdent(col)}::UHUGEINT, ` +
+    `COUNT(*)::UBIGINT, SUM(packets)::UBIGINT, SUM(bytes)::UBIGINT FROM ${quoteIdent(from)} GROUP BY ALL`;
+  return `INSERT INTO ${TALKERS_5M} ${TALKER_SIDES.map(([side, col]) => part(side, col)).join(' UNION ALL ')}`;
+}
+
+/**
+ * For a flows_1m of an older version that still has AS columns: their sums as talkers' AS sides,
+ * before the columns go (so that top ASes over time already rolled up keep their answer).
+ */
+export function talkersFromOldRollupSQL(): string {
+  const part = (side: number, col: string) =>
+    `SELECT (time_start // ${TALKERS_BUCKET_MS}) * ${TALKERS_BUCKET_MS}, ${side}::UTINYINT, ${quoteIdent(col)}::UHUGEINT, ` +
+    `SUM(flows)::UBIGINT, SUM(packets)::UBIGINT, SUM(bytes)::UBIGINT FROM ${ROLLUP_1M} GROUP BY ALL`;
+  return `INSERT INTO ${TALKERS_5M} ${part(SRC_ASN_SIDE, 'src_asn')} UNION ALL ${part(DST_ASN_SIDE, 'dst_asn')}`;
 }
 
 /** Statements that fold every row of buckets ≥ `from` into one per (bucket, side, addr). */

@@ -61,18 +61,18 @@ import {
 } from './interface-counters.js';
 import { acquireLock, releaseLock } from './lock.js';
 import {
-  DST_SIDE,
   isRollupDim,
   MINUTE_MS,
   ROLLUP_1M,
   rollupDDL,
   rollupInsertSQL,
-  SRC_SIDE,
   staleRollupColumns,
+  TALKER_SIDES,
   TALKERS_5M,
   TALKERS_BUCKET_MS,
   talkersCompactSQL,
   talkersDDL,
+  talkersFromOldRollupSQL,
   talkersInsertSQL,
 } from './rollup.js';
 import { toJs } from './values.js';
@@ -219,8 +219,8 @@ class DuckDBFlowStore implements FlowStore {
     );
     await this.loadMaterialized(c);
     await c.run(rollupDDL());
-    await this.dropStaleRollupColumns(c);
     await c.run(talkersDDL());
+    await this.dropStaleRollupColumns(c);
     await this.createStage(c);
     await this.createViews(c, true);
     await this.createViews(this.rc, false);
@@ -239,8 +239,17 @@ class DuckDBFlowStore implements FlowStore {
       `SELECT column_name FROM duckdb_columns() WHERE table_name = '${ROLLUP_1M}' AND schema_name = 'main'`,
     );
     const existing = r.getRows().map((row) => String(row[0]));
-    for (const col of staleRollupColumns(existing)) {
-      await c.run(`ALTER TABLE ${ROLLUP_1M} DROP COLUMN ${quoteIdent(col)}`);
+    const stale = staleRollupColumns(existing);
+    if (stale.length === 0) return;
+    await c.run('BEGIN TRANSACTION');
+    try {
+      // AS sums rolled up by an older version move to the talkers' AS sides first
+      if (stale.includes('src_asn') && stale.includes('dst_asn')) await c.run(talkersFromOldRollupSQL());
+      for (const col of stale) await c.run(`ALTER TABLE ${ROLLUP_1M} DROP COLUMN ${quoteIdent(col)}`);
+      await c.run('COMMIT');
+    } catch (e) {
+      await c.run('ROLLBACK');
+      throw e;
     }
   }
 
@@ -547,7 +556,7 @@ class DuckDBFlowStore implements FlowStore {
     const cols = this.materialized.map((col) => quoteIdent(col.name)).join(', ');
     await c.run(`INSERT INTO ${FLOWS_DATA} (${cols}) SELECT ${cols} FROM ${STAGE}`);
     await c.run(rollupInsertSQL(STAGE_VIEW));
-    this.talkerPartials += (await c.run(talkersInsertSQL(STAGE))).rowsChanged;
+    this.talkerPartials += (await c.run(talkersInsertSQL(STAGE_VIEW))).rowsChanged;
     this.talkersDirtyFrom = Math.min(this.talkersDirtyFrom, this.stagedFrom);
     this.stagedFrom = Number.POSITIVE_INFINITY;
     await c.run(`DELETE FROM ${STAGE}`);
@@ -698,15 +707,15 @@ class DuckDBFlowStore implements FlowStore {
     const talkers = answersFromTalkers(o, by) ? splitRange(o.since, o.until, TALKERS_BUCKET_MS) : null;
     if (talkers) {
       const name = quoteIdent(by[0].name);
-      const side = by[0].name === 'src_addr' ? SRC_SIDE : DST_SIDE;
+      const side = (TALKER_SIDES.find(([, col]) => col === by[0].name) as [number, string])[0];
       const middle = whereClause(talkers.middle).sql;
       const parts = [
         `SELECT addr AS k, flows AS f, packets AS p, bytes AS b FROM ${TALKERS_5M}${middle ? `${middle} AND` : ' WHERE'} side = ${side}`,
         ...talkers.edges.map((e) => `SELECT ${name}, 1, packets, bytes FROM ${FLOWS}${whereClause(e).sql}`),
       ];
       const text =
-        `SELECT k AS ${name}, SUM(f) AS flows, SUM(p) AS packets, SUM(b) AS bytes FROM (${parts.join(' UNION ALL ')}) ` +
-        `GROUP BY k${order}, ${name}${limit}`;
+        `SELECT k::${duckdbColumnType(by[0])} AS ${name}, SUM(f) AS flows, SUM(p) AS packets, SUM(b) AS bytes ` +
+        `FROM (${parts.join(' UNION ALL ')}) GROUP BY k${order}, ${name}${limit}`;
       const r = await this.rc.runAndReadAll(text);
       return { rows: convertRows(r.getRowObjects()), table: tableName(TALKERS_5M, talkers) };
     }
@@ -780,9 +789,9 @@ function measures(table: string): string {
   return `${flows} AS flows, SUM(packets) AS packets, SUM(bytes) AS bytes`;
 }
 
-/** A top-N of one address side, unfiltered: the talkers rollup answers it (cut buckets from the flows). */
+/** A top-N of one address or AS side, unfiltered: the talkers rollup answers it (cut buckets from the flows). */
 function answersFromTalkers(o: TopOptions, by: readonly ColumnDef[]): boolean {
-  if (by.length !== 1 || (by[0].name !== 'src_addr' && by[0].name !== 'dst_addr')) return false;
+  if (by.length !== 1 || !TALKER_SIDES.some(([, col]) => col === by[0].name)) return false;
   if (o.where && o.where.sql.trim() !== '') return false;
   if (o.fieldsUsed && o.fieldsUsed.length > 0) return false;
   return true;
