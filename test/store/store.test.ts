@@ -259,6 +259,13 @@ describe('DuckDB flow store', () => {
     ).getRows();
     c.closeSync();
     inst.closeSync();
+    // read-only before any writer of this version opened it: its talkers have no AS sides yet,
+    // so top ASes read the flows
+    const ro = await openStore({ dir: d, readOnly: true });
+    const roTop = await ro.top({ by: ['src_asn'], order: 'flows', limit: 3 });
+    assert.equal(roTop.table, 'flows');
+    assert.ok(roTop.rows.length > 0);
+    await ro.close();
     const s2 = await openStore({ dir: d });
     synth.fill(b);
     await s2.append(b);

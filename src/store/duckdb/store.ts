@@ -189,6 +189,8 @@ class DuckDBFlowStore implements FlowStore {
   private closed = false;
   private readonly columns: readonly ColumnDef[];
   private readonly commitHooks: CommitHook[] = [];
+  /** Whether talkers_5m holds AS sides (false for a store only an older version has written). */
+  private asnTalkers = true;
 
   constructor(
     private readonly opts: StoreOptions,
@@ -205,6 +207,8 @@ class DuckDBFlowStore implements FlowStore {
       await this.checkVersion(this.rc, false);
       await this.loadMaterialized(this.rc);
       await this.createViews(this.rc, false);
+      // a store no writer of this version has opened yet: its talkers have no AS sides
+      this.asnTalkers = staleRollupColumns(await this.rollupColumns(this.rc)).length === 0;
       this.stored = await this.count();
       return;
     }
@@ -233,13 +237,16 @@ class DuckDBFlowStore implements FlowStore {
     this.stored = await this.count();
   }
 
-  /** flows_1m of an older version: its columns that are no longer dimensions go (see staleRollupColumns). */
-  private async dropStaleRollupColumns(c: DuckDBConnection): Promise<void> {
+  private async rollupColumns(c: DuckDBConnection): Promise<string[]> {
     const r = await c.runAndReadAll(
       `SELECT column_name FROM duckdb_columns() WHERE table_name = '${ROLLUP_1M}' AND schema_name = 'main'`,
     );
-    const existing = r.getRows().map((row) => String(row[0]));
-    const stale = staleRollupColumns(existing);
+    return r.getRows().map((row) => String(row[0]));
+  }
+
+  /** flows_1m of an older version: its columns that are no longer dimensions go (see staleRollupColumns). */
+  private async dropStaleRollupColumns(c: DuckDBConnection): Promise<void> {
+    const stale = staleRollupColumns(await this.rollupColumns(c));
     if (stale.length === 0) return;
     await c.run('BEGIN TRANSACTION');
     try {
@@ -704,7 +711,8 @@ class DuckDBFlowStore implements FlowStore {
     if (!['flows', 'packets', 'bytes'].includes(o.order)) throw new Error(`cannot order top by ${o.order}`);
     const order = ` ORDER BY ${o.order} DESC NULLS LAST`;
     const limit = ` LIMIT ${limitOf(o.limit)}`;
-    const talkers = answersFromTalkers(o, by) ? splitRange(o.since, o.until, TALKERS_BUCKET_MS) : null;
+    const fromTalkers = answersFromTalkers(o, by) && (this.asnTalkers || by[0].name.endsWith('_addr'));
+    const talkers = fromTalkers ? splitRange(o.since, o.until, TALKERS_BUCKET_MS) : null;
     if (talkers) {
       const name = quoteIdent(by[0].name);
       const side = (TALKER_SIDES.find(([, col]) => col === by[0].name) as [number, string])[0];
