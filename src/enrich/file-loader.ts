@@ -50,7 +50,8 @@ export interface FileRequest {
   maxWarnings: number;
   /**
    * The partner table of the address plan (plan.ts) built beside this one: for ranges the
-   * geography in use, for geo the ranges in use (absent: a plan of this table alone).
+   * geography in use (absent: a plan of the ranges alone), for geo the ranges in use (absent: no
+   * plan, geography alone keeps its own table).
    */
   planGeo?: GeoPlanInput;
   planRanges?: RangesPlanInput;

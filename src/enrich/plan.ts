@@ -28,10 +28,10 @@
 
 import type { FlowBatch } from '../pipeline/flow-batch.js';
 import { C } from '../schema/columns.js';
-import { grown } from '../util/typed-arrays.js';
+import { grown, RecordInterner } from '../util/typed-arrays.js';
 import { geoScratch, writeGeoSide } from './geo/apply.js';
 import { type GeoTable, isGlobal4, isGlobal6 } from './geo/table.js';
-import { dir16x8x8 } from './ranges/lpm.js';
+import { dir16x8x8, dirLookup } from './ranges/lpm.js';
 import { type RangeTable, writeRangeLabels } from './ranges/ranges.js';
 import { Starts6, type Starts6Parts } from './ranges/starts6.js';
 
@@ -137,27 +137,16 @@ const GLOBAL6: Part = (() => {
 
 /** Combination ids of (label, geography record) pairs, interned. */
 class Combos {
-  private readonly ids = new Map<number, number>();
-  private a = new Int32Array(2 * 1024);
-  private n = 0;
+  private readonly recs = new RecordInterner(new Int32Array(2 * 1024), 2);
 
   id(label: number, geo: number): number {
     // labels and records are below 2^31 and 2^22 - 1 (a record per country and AS met together)
     if (geo >= 2 ** 22 - 1) throw new RangeError('address plan: more than 4 M geography records');
-    const key = (label + 1) * 2 ** 22 + (geo + 1);
-    let c = this.ids.get(key);
-    if (c === undefined) {
-      c = this.n++;
-      this.ids.set(key, c);
-      this.a = grown(this.a, this.n * 2);
-      this.a[c * 2] = label;
-      this.a[c * 2 + 1] = geo;
-    }
-    return c;
+    return this.recs.id((label + 1) * 2 ** 22 + (geo + 1), label, geo);
   }
 
   done(): Int32Array {
-    return this.a.slice(0, this.n * 2);
+    return this.recs.done();
   }
 }
 
@@ -231,33 +220,11 @@ export class AddressPlan {
     this.v6 = new Starts6(parts.v6Starts, parts.v6Dir);
   }
 
-  /** The combination of an IPv4 address (an unsigned 32-bit number). */
-  lookupV4(a: number): number {
-    let v = this.l1[a >>> 16];
-    if (v < 0) {
-      v = this.l2[(~v << 8) | ((a >>> 8) & 255)];
-      if (v < 0) v = this.l3[(~v << 8) | (a & 255)];
-    }
-    return v - 1;
-  }
-
   /** The combination of the address at words[o..o+3] (any family). */
   lookupWords(words: Uint32Array, o: number): number {
-    if (words[o] === 0 && words[o + 1] === 0 && words[o + 2] === 0xffff) return this.lookupV4(words[o + 3]);
+    if (words[o] === 0 && words[o + 1] === 0 && words[o + 2] === 0xffff)
+      return dirLookup(this.l1, this.l2, this.l3, words[o + 3]);
     return this.v6Combo[this.v6.find(words, o)];
-  }
-
-  /** Bytes held by the lookup structures. */
-  get byteSize(): number {
-    return (
-      this.l1.byteLength +
-      this.l2.byteLength +
-      this.l3.byteLength +
-      this.combos.byteLength +
-      this.v6Combo.byteLength +
-      this.v6.starts.byteLength +
-      this.v6.byteSize
-    );
   }
 }
 

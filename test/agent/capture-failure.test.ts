@@ -12,19 +12,11 @@ import { gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import { Agent } from '../../src/agent/agent.js';
 import { Spool } from '../../src/agent/spool.js';
+import { pidAlive } from '../../src/util/process.js';
 
 const AGENT_JS = fileURLToPath(new URL('../../src/agent/agent.js', import.meta.url));
 const SPOOL_JS = fileURLToPath(new URL('../../src/agent/spool.js', import.meta.url));
 const quiet = { info() {}, warn() {}, error() {}, debug() {} } as unknown as Logger;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('a missing tcpdump: start() rejects at once and nothing keeps the process alive (spooled batches waiting)', async () => {
   const spoolDir = mkdtempSync(join(tmpdir(), 'fw-agent-nocap-'));
@@ -107,8 +99,8 @@ test('a corrupt capture stream fails the agent and stops tcpdump', async () => {
     new Promise<string>((r) => setTimeout(() => r('not failed within 5 s'), 5000).unref()),
   ]);
   assert.match(why, /^capture stream: pcap record of \d+ bytes after 0 packets: stream corrupt/);
-  for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
-  assert.equal(alive(pid), false, 'tcpdump stopped');
+  for (let i = 0; i < 50 && pidAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(pidAlive(pid), false, 'tcpdump stopped');
   assert.equal(ag.stats().captureErrors, 1);
   await ag.stop(0);
 });

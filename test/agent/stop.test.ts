@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { Agent } from '../../src/agent/agent.js';
 import { Shipper } from '../../src/agent/shipper.js';
 import { Spool } from '../../src/agent/spool.js';
+import { pidAlive } from '../../src/util/process.js';
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {} } as unknown as Logger;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -85,15 +86,6 @@ test('a server that never answers: stop() ends the request in flight after its d
   await close(server);
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 test('a tcpdump that ignores SIGTERM: stop() kills it and returns within a few seconds', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fw-agent-noterm-'));
   const tcpdump = join(dir, 'tcpdump');
@@ -120,8 +112,8 @@ test('a tcpdump that ignores SIGTERM: stop() kills it and returns within a few s
     ]);
     assert.ok(stopped, 'stop() returned within 8 s');
     assert.ok(Date.now() - t0 < 5000, `stop() took ${Date.now() - t0} ms`);
-    assert.equal(alive(pid), false, 'tcpdump killed');
+    assert.equal(pidAlive(pid), false, 'tcpdump killed');
   } finally {
-    if (alive(pid)) process.kill(pid, 'SIGKILL');
+    if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
   }
 });

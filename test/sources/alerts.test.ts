@@ -6,10 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { LogSource, type ObjectLister } from '../../src/ingest/sources/source.js';
+import { LogSource } from '../../src/ingest/sources/source.js';
 import { ExporterCounters } from '../../src/pipeline/counters.js';
 import { api } from '../../src/store/duckdb/duckdb-api.js';
 import { DB_FILE, openStore } from '../../src/store/duckdb/index.js';
+import { memoryLister } from './memory-lister.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'fw-source-alerts-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -20,15 +21,6 @@ function alert(i: number): string {
 
 function flow(i: number): string {
   return `{"timestamp":"2021-06-06T16:27:00.000000+0200","flow_id":${2000 + i},"event_type":"flow","src_ip":"192.168.1.129","src_port":${30000 + i},"dest_ip":"192.168.1.1","dest_port":53,"proto":"UDP","flow":{"pkts_toserver":1,"pkts_toclient":1,"bytes_toserver":75,"bytes_toclient":91,"start":"2021-06-06T16:26:27.431769+0200","end":"2021-06-06T16:26:27.442512+0200","state":"established","reason":"timeout","alerted":false}}\n`;
-}
-
-/** Objects held in memory; the version is the length (they only grow). */
-function memoryLister(objects: Map<string, string>): ObjectLister {
-  return {
-    description: 'memory',
-    list: async () => [...objects].map(([key, s]) => ({ key, size: s.length, version: String(s.length) })),
-    read: async (o) => Buffer.from(objects.get(o.key) as string),
-  };
 }
 
 /** One pass of a fresh source over `objects` (a restart each time); what the store then holds. */

@@ -9,11 +9,12 @@ import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { LogSource, type ObjectLister } from '../../src/ingest/sources/source.js';
+import { LogSource } from '../../src/ingest/sources/source.js';
 import { ExporterCounters } from '../../src/pipeline/counters.js';
 import type { FlowBatch } from '../../src/pipeline/flow-batch.js';
 import { api } from '../../src/store/duckdb/duckdb-api.js';
 import { openStore } from '../../src/store/duckdb/index.js';
+import { memoryLister } from './memory-lister.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'fw-inflight-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -33,14 +34,6 @@ async function parquet(n: number): Promise<Uint8Array> {
   c.closeSync();
   inst.closeSync();
   return readFileSync(file);
-}
-
-function memoryLister(objects: Map<string, Uint8Array>): ObjectLister {
-  return {
-    description: 'memory',
-    list: async () => [...objects].map(([key, b]) => ({ key, size: b.length, version: String(b.length) })),
-    read: async (o) => objects.get(o.key) as Uint8Array,
-  };
 }
 
 test('a commit while a Parquet object is still being parsed checkpoints the rows it holds', async () => {

@@ -9,7 +9,7 @@
 // interval carries is the id of a 3-word record (country, AS number, organisation) among the
 // distinct ones: one small hot table, not a record per interval.
 
-import { grown } from '../../util/typed-arrays.js';
+import { RecordInterner } from '../../util/typed-arrays.js';
 import { Starts6 } from '../ranges/starts6.js';
 import type { AsnRows, CountryRows } from './csv.js';
 import { flatten, overlay, type Partition, RangeRows } from './ranges.js';
@@ -150,11 +150,9 @@ function pack(
 
 /** Distinct (country, AS number, organisation) records, 3 words each. */
 class Triples {
-  // (AS number, organisation) → pair id, then pair id and country → record id: number keys
+  // (AS number, organisation) → pair id, then pair id and country → the record's key
   private readonly pairs = new Map<number, number>();
-  private readonly ids = new Map<number, number>();
-  private rec = new Uint32Array(3 * 1024);
-  private n = 0;
+  private readonly recs = new RecordInterner(new Uint32Array(3 * 1024), 3);
 
   id(country: number, asn: number, org: number): number {
     // organisations and countries are indexes into lists far shorter than 2^21 and 2^16
@@ -165,21 +163,11 @@ class Triples {
       p = this.pairs.size;
       this.pairs.set(pk, p);
     }
-    const key = p * 2 ** 16 + country;
-    let i = this.ids.get(key);
-    if (i === undefined) {
-      i = this.n++;
-      this.ids.set(key, i);
-      this.rec = grown(this.rec, this.n * 3);
-      this.rec[i * 3] = country;
-      this.rec[i * 3 + 1] = asn;
-      this.rec[i * 3 + 2] = org;
-    }
-    return i;
+    return this.recs.id(p * 2 ** 16 + country, country, asn, org);
   }
 
   done(): Uint32Array {
-    return this.rec.slice(0, this.n * 3);
+    return this.recs.done();
   }
 }
 

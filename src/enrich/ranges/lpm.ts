@@ -190,13 +190,7 @@ export class PrefixIndex {
     const l1 = this.l1;
     // Built without its table (an address plan answers the flows): a search over the partition.
     if (l1.length === 0) return this.v4Vals[lastAtOrBelow(this.v4Starts, a)];
-    // Slot values: v > 0 is entry (or value) v - 1, 0 is none, v < 0 is chunk ~v of the next level.
-    let v = l1[a >>> 16];
-    if (v < 0) {
-      v = this.l2[(~v << 8) | ((a >>> 8) & 255)];
-      if (v < 0) v = this.l3[(~v << 8) | (a & 255)];
-    }
-    return v - 1;
+    return dirLookup(l1, this.l2, this.l3, a);
   }
 
   lookupV6(words: Uint32Array, off: number): number {
@@ -507,6 +501,17 @@ class Chunks {
   trimmed(): Int32Array {
     return this.data.slice(0, this.n * 256);
   }
+}
+
+/** The value dir16x8x8 wrote for IPv4 address `a` (an unsigned 32-bit number). */
+export function dirLookup(l1: Int32Array, l2: Int32Array, l3: Int32Array, a: number): number {
+  // Slot values: v > 0 is value v - 1, 0 is none (-1), v < 0 is chunk ~v of the next level.
+  let v = l1[a >>> 16];
+  if (v < 0) {
+    v = l2[(~v << 8) | ((a >>> 8) & 255)];
+    if (v < 0) v = l3[(~v << 8) | (a & 255)];
+  }
+  return v - 1;
 }
 
 /**

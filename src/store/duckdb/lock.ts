@@ -2,17 +2,9 @@
 // with an opaque message and not within one process — where two read-write opens silently lose
 // writes. The lock file names the owner so the CLI can say who holds the store and reach its API.
 
-import {
-  closeSync,
-  existsSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { pidAlive } from '../../util/process.js';
 import type { LockInfo } from '../store.js';
 
 export const LOCK_FILE = 'flowwatch.lock';
@@ -35,17 +27,6 @@ function readLockFile(dir: string): LockInfo | null {
     return { pid: v.pid, startedMs: Number(v.startedMs) || 0, ...(typeof v.api === 'string' ? { api: v.api } : {}) };
   } catch {
     return null;
-  }
-}
-
-export function pidAlive(pid: number): boolean {
-  // /proc is authoritative on Linux; process.kill(pid, 0) elsewhere (EPERM still means alive).
-  if (existsSync('/proc/self')) return existsSync(`/proc/${pid}`);
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
